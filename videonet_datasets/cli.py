@@ -1,0 +1,52 @@
+"""The ``videonet`` command.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)``, which
+registers the subcommand and sets ``func`` (called with the parsed args, returning an
+exit code).  Modules are imported only to build the parser; heavy imports (torch,
+lmms-eval) belong inside the command functions so ``videonet --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from videonet_datasets import __version__
+
+# Order = order in ``videonet --help``.
+COMMAND_MODULES: list[str] = [
+    "videonet_datasets.commands.synth",
+    "videonet_datasets.commands.validate",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videonet",
+        description="VideoNet toolkit: build, evaluate and train on domain-specific action recognition.",
+    )
+    parser.add_argument("--version", action="version", version=f"videonet {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``videonet`` subcommand (see ``videonet_datasets.cli``)."""
