@@ -1,0 +1,57 @@
+"""``videonet build-benchmark ANNOTATIONS --out videonet``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "build-benchmark",
+        help="build the MC and binary k-shot configs as a 🤗 dataset directory",
+        description="Validate ANNOTATIONS, trim every clip once into a shared pool and write the "
+        "configs mc, binary_{0..3}shot and binary_random_{0..3}shot with a dataset card, so that "
+        "load_dataset(OUT, CONFIG) works. Resumes an interrupted build; swaps the result in atomically.",
+    )
+    p.add_argument("annotations", metavar="ANNOTATIONS_DIR")
+    p.add_argument("--out", default="videonet", help="output dataset directory (default: ./videonet)")
+    p.add_argument("--seed", type=int, default=0, help="seed for option order, validation clips and negatives")
+    p.add_argument(
+        "--skip-invalid-clips",
+        action="store_true",
+        help="leave out clips with a bad row or video (listed in the summary and the card) instead of failing",
+    )
+    p.add_argument("--workers", type=int, default=None, help="trimming processes (default: cores, max 4)")
+    p.add_argument("--short-side", type=int, default=None, help="downscale clips to this short side (pixels)")
+    p.add_argument("--crf", type=int, default=20, help="x264 quality of the trimmed clips (default 20)")
+    p.add_argument("--name", default="VideoNet", help="pretty name in the dataset card")
+    p.add_argument("--license", default="other", help="license field of the dataset card")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from videonet_datasets.annotations import AnnotationError
+    from videonet_datasets.benchmark.build import TrimSettings, build_benchmark
+
+    try:
+        summary = build_benchmark(
+            args.annotations,
+            args.out,
+            seed=args.seed,
+            skip_invalid_clips=args.skip_invalid_clips,
+            settings=TrimSettings(crf=args.crf, short_side=args.short_side),
+            workers=args.workers,
+            pretty_name=args.name,
+            license=args.license,
+        )
+    except AnnotationError as e:
+        print(str(e), file=sys.stderr)
+        print("Nothing was written. Fix the annotations (see `videonet validate`) or pass --skip-invalid-clips.",
+              file=sys.stderr)
+        return 1
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(summary.format())
+    return 0
