@@ -1,0 +1,295 @@
+"""The prompt builder: byte-exact against the spec's templates (VIDEONET.md §3), and its structure."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from videonet_datasets.prompts import (
+    BALANCED_TEMPLATE,
+    LENIENT_TEXT,
+    LETTERS,
+    Prompt,
+    TextPart,
+    VideoSlot,
+    a_or_an,
+    binary_prompt,
+    binary_target,
+    letter_index,
+    mc_prompt,
+    mc_target,
+    option_letters,
+)
+
+# The templates exactly as printed in shared/spec/VIDEONET.md §3 (copied byte for byte).
+SPEC_MC = """Which of the following <DOMAIN> actions is shown in the video?
+A. <FIRST OPTION>
+B. <SECOND OPTION>
+C. <THIRD OPTION>
+D. <FOURTH OPTION>
+Please respond with only the letter of the correct answer.
+<VIDEO>"""
+
+SPEC_0SHOT = """Recall that <a OR an> <ACTION> is <a OR an> <SUBDOMAIN> in <DOMAIN>. Does the following video show <a OR an> <ACTION>? Please reason through your answer. It is critical that you output 'yes' or 'no' on the final line of your answer.
+<VIDEO>"""
+
+SPEC_KSHOT = """The following <k> videos show <a OR an> <ACTION>, which is <a OR an> <SUBDOMAIN> in <DOMAIN>.
+<VIDEO EXAMPLES>
+Now consider the following video. Is it also <a OR an> <ACTION>? Please reason through your answer. It is critical that you output 'yes' or 'no' on the final line of your answer.
+<VIDEO>"""
+
+SPEC_BALANCED = (
+    "An appropriate instance of <ACTION> must include all essential defining elements, but minor "
+    "variations or slight differences in style or execution are acceptable. Analyze carefully, explicitly "
+    "noting the presence or absence of essential elements, while considering natural variations. Clearly "
+    "explain your reasoning and justify your final decision."
+)
+SPEC_LENIENT = (
+    "Focus on identifying the core defining elements rather than expecting an exact match to the examples. "
+    "The action may have natural variations in execution while still being the same action. Please reason "
+    "through your answer."
+)
+DEFAULT_REASONING = "Please reason through your answer."
+
+SPEC_FILE = Path(__file__).resolve().parents[2] / "shared" / "spec" / "VIDEONET.md"
+
+
+def _fill_binary(template: str, action: str, sub: str, domain: str, k: int = 0) -> str:
+    """Fill a spec binary template: the first <a OR an> of each pair goes with ACTION, etc."""
+    art_a, art_s = a_or_an(action), a_or_an(sub)
+    out = template.replace("<a OR an> <ACTION>", f"{art_a} <ACTION>")
+    out = out.replace("<a OR an> <SUBDOMAIN>", f"{art_s} <SUBDOMAIN>")
+    out = out.replace("<ACTION>", action).replace("<SUBDOMAIN>", sub).replace("<DOMAIN>", domain)
+    if k:
+        out = out.replace("<k>", str(k)).replace("<VIDEO EXAMPLES>", "\n".join(["<VIDEO>"] * k))
+        if k == 1:  # the spec's singular: "videos" -> "video"
+            out = out.replace("1 videos show", "1 video show")
+    return out
+
+
+@pytest.mark.skipif(not SPEC_FILE.exists(), reason="the spec lives beside the repository, not in it")
+def test_templates_here_are_the_spec_verbatim() -> None:
+    spec = SPEC_FILE.read_text(encoding="utf-8")
+    blocks = re.findall(r"```\n(.*?)\n```", spec, flags=re.DOTALL)
+    assert SPEC_MC in blocks and SPEC_0SHOT in blocks and SPEC_KSHOT in blocks
+    flat = " ".join(spec.split())
+    assert SPEC_BALANCED in flat and SPEC_LENIENT in flat
+
+
+def test_mc_prompt_is_byte_exact() -> None:
+    options = ["Ollie", "Kickflip", "Heelflip", "Pop Shove-it"]
+    expected = SPEC_MC.replace("<DOMAIN>", "Skateboarding")
+    for placeholder, name in zip(
+        ["<FIRST OPTION>", "<SECOND OPTION>", "<THIRD OPTION>", "<FOURTH OPTION>"], options
+    ):
+        expected = expected.replace(placeholder, name)
+    prompt = mc_prompt("Skateboarding", options)
+    assert prompt.render("<VIDEO>") == expected
+    assert prompt.render("<VIDEO>") == (
+        "Which of the following Skateboarding actions is shown in the video?\n"
+        "A. Ollie\nB. Kickflip\nC. Heelflip\nD. Pop Shove-it\n"
+        "Please respond with only the letter of the correct answer.\n<VIDEO>"
+    )
+    assert prompt.plain_text() == expected.removesuffix("\n<VIDEO>")
+    assert prompt.video_slots == (VideoSlot(),) and prompt.num_examples == 0
+
+
+@pytest.mark.parametrize(
+    ("action", "sub", "domain"),
+    [
+        ("Ollie", "action", "Skateboarding"),
+        ("Kickflip", "action", "Skateboarding"),
+        ("Inside Zone", "run", "American Football"),
+        ("Arabesque", "pose", "Ballet"),
+        ("Espresso Tamping", "action", "Coffee"),
+        ("Underhand Toss", "action", "Juggling"),
+    ],
+)
+def test_binary_0shot_is_byte_exact(action: str, sub: str, domain: str) -> None:
+    prompt = binary_prompt(action, domain, sub)
+    assert prompt.render("<VIDEO>") == _fill_binary(SPEC_0SHOT, action, sub, domain)
+
+
+def test_binary_0shot_literal_and_articles() -> None:
+    assert binary_prompt("Inside Zone", "American Football", "run").render() == (
+        "Recall that an Inside Zone is a run in American Football. Does the following video show an Inside "
+        "Zone? Please reason through your answer. It is critical that you output 'yes' or 'no' on the final "
+        "line of your answer.\n<video>"
+    )
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("action", "sub"), [("Ollie", "action"), ("Tail Grab", "grab"), ("Inside Zone", "run")]
+)
+def test_binary_kshot_is_byte_exact(k: int, action: str, sub: str) -> None:
+    prompt = binary_prompt(action, "Skateboarding", sub, k=k)
+    assert prompt.render("<VIDEO>") == _fill_binary(SPEC_KSHOT, action, sub, "Skateboarding", k)
+    assert prompt.num_examples == k
+    assert [s.example for s in prompt.video_slots] == [*range(k), None]
+
+
+def test_binary_kshot_singular_and_plural_literals() -> None:
+    one = binary_prompt("Ollie", "Skateboarding", k=1).render("<V>")
+    assert one.startswith(
+        "The following 1 video show an Ollie, which is an action in Skateboarding.\n<V>\nNow"
+    )
+    three = binary_prompt("Ollie", "Skateboarding", k=3).render("<V>")
+    assert three == (
+        "The following 3 videos show an Ollie, which is an action in Skateboarding.\n<V>\n<V>\n<V>\n"
+        "Now consider the following video. Is it also an Ollie? Please reason through your answer. "
+        "It is critical that you output 'yes' or 'no' on the final line of your answer.\n<V>"
+    )
+
+
+@pytest.mark.parametrize("subdomain", [None, "", "   "])
+def test_subdomain_defaults_to_action(subdomain: str | None) -> None:
+    text = binary_prompt("Ollie", "Skateboarding", subdomain).plain_text()
+    assert text.startswith("Recall that an Ollie is an action in Skateboarding.")
+
+
+@pytest.mark.parametrize("k", [0, 1, 3])
+def test_variants_replace_the_reasoning_request(k: int) -> None:
+    default = binary_prompt("Ollie", "Skateboarding", k=k).plain_text()
+    balanced = binary_prompt("Ollie", "Skateboarding", k=k, variant="balanced").plain_text()
+    lenient = binary_prompt("Ollie", "Skateboarding", k=k, variant="lenient").plain_text()
+    assert default.count(DEFAULT_REASONING) == 1
+    assert balanced == default.replace(DEFAULT_REASONING, SPEC_BALANCED.replace("<ACTION>", "Ollie"))
+    assert lenient == default.replace(DEFAULT_REASONING, SPEC_LENIENT)
+    for text in (default, balanced, lenient):
+        assert text.endswith("It is critical that you output 'yes' or 'no' on the final line of your answer.")
+    assert "Ollie? An appropriate instance of Ollie must" in balanced
+    assert "Ollie? Focus on identifying" in lenient
+    assert BALANCED_TEMPLATE.format(action="<ACTION>") == SPEC_BALANCED and LENIENT_TEXT == SPEC_LENIENT
+
+
+def test_unknown_variant_is_rejected() -> None:
+    with pytest.raises(ValueError, match="balanced"):
+        binary_prompt("Ollie", "Skateboarding", variant="strict")  # type: ignore[arg-type]
+
+
+def test_definition_ablation_wording() -> None:
+    text = binary_prompt(
+        "Ollie", "Skateboarding", definition="The rider pops the tail\n and levels the board"
+    ).plain_text()
+    assert text == (
+        "Recall that an Ollie is an action in Skateboarding. Here is its definition: The rider pops the tail and "
+        "levels the board. Does the following video show an Ollie? Please reason through your answer. It is "
+        "critical that you output 'yes' or 'no' on the final line of your answer."
+    )
+    kshot = binary_prompt("Ollie", "Skateboarding", k=2, definition="Pops the tail.").render("<V>")
+    assert kshot.startswith(
+        "The following 2 videos show an Ollie, which is an action in Skateboarding. Here is its definition: "
+        "Pops the tail.\n<V>\n<V>\nNow consider"
+    )
+    with pytest.raises(ValueError, match="definition"):
+        binary_prompt("Ollie", "Skateboarding", definition="   ")
+
+
+def test_chat_content_interleaves_examples_and_test_video() -> None:
+    prompt = binary_prompt("Ollie", "Skateboarding", k=2)
+    content = prompt.to_content("/v/test.mp4", [Path("/v/ex0.mp4"), {"url": "/v/ex1.mp4", "start_time": 1.5}])
+    assert [c["type"] for c in content] == ["text", "video", "video", "text", "video"]
+    assert content[1] == {"type": "video", "url": "/v/ex0.mp4"}
+    assert content[2] == {"type": "video", "url": "/v/ex1.mp4", "start_time": 1.5}
+    assert content[4] == {"type": "video", "url": "/v/test.mp4"}
+    assert content[0]["text"] + "\n" + content[3]["text"] == prompt.plain_text()
+    messages = prompt.to_messages("/v/test.mp4", ["/v/ex0.mp4", "/v/ex1.mp4"])
+    assert messages[0]["role"] == "user" and len(messages[0]["content"]) == 5
+
+
+def test_chat_content_can_carry_the_middle_frame_as_an_image() -> None:
+    content = binary_prompt("Ollie", "Skateboarding").to_content({"type": "image", "url": "/f/mid.png"})
+    assert content == [{"type": "text", "text": content[0]["text"]}, {"type": "image", "url": "/f/mid.png"}]
+
+
+def test_chat_content_checks_the_number_of_examples() -> None:
+    prompt = binary_prompt("Ollie", "Skateboarding", k=3)
+    with pytest.raises(ValueError, match="needs 3 in-context"):
+        prompt.to_content("/v/t.mp4", ["/v/a.mp4"])
+    with pytest.raises(ValueError, match="sequence"):
+        prompt.to_content("/v/t.mp4", "/v/a.mp4")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="path or a mapping"):
+        binary_prompt("Ollie", "Skateboarding").to_content(3)  # type: ignore[arg-type]
+
+
+def test_prompt_render_options() -> None:
+    prompt = Prompt((TextPart("Look:"), VideoSlot(0), TextPart("Now:"), VideoSlot()))
+    assert prompt.render("<image>", separator=" ") == "Look: <image> Now: <image>"
+    assert prompt.plain_text(" ") == "Look: Now:"
+
+
+@pytest.mark.parametrize(
+    ("word", "article"),
+    [("Ollie", "an"), ("action", "an"), ("Inside Zone", "an"), ("Underhand", "an"), ("Espresso", "an"),
+     ("run", "a"), ("Kickflip", "a"), ("Yo-yo Trick", "a"), ("hour", "a"), ("unicycle", "an"), ("8-count", "a"),
+     ("  Ollie", "an")],
+)  # fmt: skip
+def test_a_or_an_is_the_papers_letter_rule(word: str, article: str) -> None:
+    assert a_or_an(word) == article
+
+
+def test_a_or_an_rejects_empty() -> None:
+    with pytest.raises(ValueError):
+        a_or_an("  ")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"action": "", "domain": "Skateboarding"}, "action"),
+        ({"action": "Ollie", "domain": " "}, "domain"),
+        ({"action": "Ollie\nKickflip", "domain": "Skateboarding"}, "single line"),
+        ({"action": "Ollie", "domain": "Skateboarding", "k": -1}, "non-negative"),
+        ({"action": "Ollie", "domain": "Skateboarding", "k": True}, "non-negative"),
+    ],
+)
+def test_binary_prompt_validates(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        binary_prompt(**kwargs)
+
+
+def test_mc_prompt_validates() -> None:
+    with pytest.raises(ValueError, match="distinct"):
+        mc_prompt("Skateboarding", ["Ollie", "ollie", "Heelflip", "Kickflip"])
+    with pytest.raises(ValueError, match="2..26"):
+        mc_prompt("Skateboarding", ["Ollie"])
+    with pytest.raises(ValueError, match="option 3"):
+        mc_prompt("Skateboarding", ["Ollie", "Kickflip", "", "Heelflip"])
+    with pytest.raises(ValueError, match="sequence"):
+        mc_prompt("Skateboarding", "Ollie")
+    ten = mc_prompt("Skateboarding", [f"Trick {i}" for i in range(10)]).plain_text()
+    assert "\nJ. Trick 9\n" in ten
+
+
+def test_training_targets() -> None:
+    options = ["Ollie", "Kickflip", "Heelflip", "Pop Shove-it"]
+    assert mc_target(options, "Heelflip") == "C"
+    assert mc_target(options, "pop shove-it") == "D"
+    assert mc_target(options, 0) == "A"
+    with pytest.raises(ValueError):
+        mc_target(options, "Varial Flip")
+    with pytest.raises(ValueError):
+        mc_target(options, 4)
+    assert binary_target(True) == "yes" and binary_target(False) == "no"
+    assert binary_target(" YES ") == "yes"
+    with pytest.raises(ValueError):
+        binary_target("maybe")
+    assert option_letters(4) == ("A", "B", "C", "D") and LETTERS[25] == "Z"
+    assert letter_index("c") == 2
+    with pytest.raises(ValueError):
+        letter_index("AB")
+    with pytest.raises(ValueError):
+        option_letters(0)
+
+
+def test_prompts_and_parser_agree() -> None:
+    """A reply in the format each prompt asks for parses to the intended answer."""
+    from videonet_datasets.parsing import parse_binary, parse_mc
+
+    options = ["Ollie", "Kickflip", "Heelflip", "Pop Shove-it"]
+    assert "letter" in mc_prompt("Skateboarding", options).plain_text()
+    assert parse_mc(mc_target(options, "Heelflip"), options).answer == "C"
+    assert parse_binary("The tail pops.\n" + binary_target(False)).answer == "no"
