@@ -1,0 +1,112 @@
+"""Settings of a VideoNet-mini world, and the named presets.
+
+``default`` is what ``make demo`` generates (all five domains, 40 narrated web videos,
+128x128 at 15 fps: under a minute on two cores).  ``tiny`` is for tests.  ``train``
+keeps the benchmark the same and adds many more narrated videos - mostly single-action
+ones, the material of the ``single_action`` filter - for fine-tuning.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+__all__ = ["PRESETS", "WEB_KINDS", "SynthConfig", "parse_mix", "preset"]
+
+WEB_KINDS = ("single", "multi", "howto", "compilation")
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    seed: int = 0
+    domains: tuple[str, ...] | None = None  # None = every domain of the taxonomy
+    actions_per_domain: int | None = None  # None = every action of each domain
+    size: tuple[int, int] = (128, 128)  # width, height (even)
+    fps: float = 15.0
+    duration_scale: float = 1.0  # multiplies every clip and web-segment duration
+    window_fraction: float = 0.4  # share of clips cut from longer source videos
+    web_videos: int = 40
+    web_mix: dict[str, float] = field(
+        default_factory=lambda: {"single": 0.5, "multi": 0.2, "howto": 0.15, "compilation": 0.15}
+    )
+    crf: int = 23
+    jobs: int = 0  # worker processes; 0 = one per CPU core
+
+    def __post_init__(self) -> None:
+        w, h = self.size
+        if w % 2 or h % 2 or w < 16 or h < 16:
+            raise ValueError(f"size must be even and at least 16x16, got {w}x{h}")
+        if not 1 <= self.fps <= 60:
+            raise ValueError(f"fps must be in [1, 60], got {self.fps}")
+        if self.web_videos < 0:
+            raise ValueError(f"web_videos must be >= 0, got {self.web_videos}")
+        if self.duration_scale <= 0:
+            raise ValueError(f"duration_scale must be > 0, got {self.duration_scale}")
+        if not 0 <= self.window_fraction <= 1:
+            raise ValueError(f"window_fraction must be in [0, 1], got {self.window_fraction}")
+        unknown = set(self.web_mix) - set(WEB_KINDS)
+        if (
+            unknown
+            or not self.web_mix
+            or any(v < 0 for v in self.web_mix.values())
+            or sum(self.web_mix.values()) <= 0
+        ):
+            raise ValueError(f"web_mix must give non-negative weights to {WEB_KINDS}, got {self.web_mix}")
+
+    @property
+    def workers(self) -> int:
+        return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["size"] = list(self.size)
+        d["domains"] = list(self.domains) if self.domains else None
+        d.pop("jobs")  # how fast, not what: never part of the world's identity
+        return d
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "tiny": {
+        "domains": ("Figure Skating", "Ballet"),
+        "actions_per_domain": 6,
+        "size": (64, 64),
+        "fps": 10.0,
+        "duration_scale": 0.25,
+        "web_videos": 4,
+        "web_mix": {"single": 1, "multi": 1, "howto": 1, "compilation": 1},
+    },
+    "train": {
+        "web_videos": 400,
+        "web_mix": {"single": 0.7, "multi": 0.15, "howto": 0.1, "compilation": 0.05},
+    },
+}
+
+
+def preset(name: str, **overrides: Any) -> SynthConfig:
+    """A preset with some fields overridden (``None`` overrides are ignored)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    cfg = SynthConfig(**PRESETS[name])
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(cfg, **given) if given else cfg
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """``"single=0.7,multi=0.1,howto=0.1,compilation=0.1"`` -> weights (kinds left out get 0)."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise ValueError(f"--web-mix entry {part!r} is not KIND=WEIGHT (kinds: {', '.join(WEB_KINDS)})")
+        k, v = part.split("=", 1)
+        k = k.strip()
+        if k not in WEB_KINDS:
+            raise ValueError(f"--web-mix: unknown kind {k!r}; kinds: {', '.join(WEB_KINDS)}")
+        try:
+            out[k] = float(v)
+        except ValueError as e:
+            raise ValueError(f"--web-mix: weight of {k!r} is not a number: {v!r}") from e
+    return out
