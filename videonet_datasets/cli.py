@@ -21,6 +21,11 @@ COMMAND_MODULES: list[str] = [
     "videonet_datasets.commands.validate",
     "videonet_datasets.commands.build_benchmark",
     "videonet_datasets.commands.import_release",
+    "videonet_datasets.commands.negatives",
+    "videonet_datasets.commands.train_data",
+    "videonet_datasets.commands.eval",
+    "videonet_datasets.commands.report",
+    "videonet_datasets.commands.publish",
 ]
 
 
@@ -40,10 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    # Our own modules log at INFO; third-party libraries only speak up at WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("videonet_datasets", "videonet_lmms_tasks"):
+        logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
