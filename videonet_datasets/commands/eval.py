@@ -1,0 +1,188 @@
+"""``videonet eval``: lmms-eval with the VideoNet tasks on its search path.
+
+lmms-eval 0.7.3 finds tasks outside its own package only through ``--include_path`` (its
+``LMMS_EVAL_PLUGINS`` variable is read after the task index is built), so this command is
+``lmms-eval`` plus ``--include_path <installed videonet_lmms_tasks/tasks>``; every other
+argument goes to lmms-eval unchanged.  It also
+
+* sets ``VIDEONET_DATA`` from ``--data`` (a built benchmark directory or a Hub id) and checks
+  it before lmms-eval starts, so a wrong path is one line, not a traceback;
+* sets ``VIDEONET_PRESET`` from ``--preset`` (frame sampling, see
+  ``videonet_lmms_tasks/presets.py``);
+* prints a per-category table of the VideoNet tasks after lmms-eval's own table;
+* exits non-zero when the evaluation failed (lmms-eval logs the error and exits 0).
+
+``videonet eval --print-include-path`` prints the tasks directory, for running lmms-eval
+directly: ``lmms-eval --include_path "$(videonet eval --print-include-path)" ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from typing import Any
+
+
+def _pass_unknown_through(parser: argparse.ArgumentParser) -> None:
+    """Collect every argument this parser does not know into ``args.lmms_args``.
+
+    argparse rejects unknown options of a subcommand; wrapping the subparser's
+    ``parse_known_args`` (which the parent calls) keeps them, in order, for lmms-eval.
+    """
+    original = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        ns, extra = original(args, namespace)
+        ns.lmms_args = list(getattr(ns, "lmms_args", None) or []) + list(extra)
+        return ns, []
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="run lmms-eval with the VideoNet tasks (all other options go to lmms-eval)",
+        description="Run lmms-eval with the VideoNet task suite on its search path. Every option not "
+        "listed here is passed to lmms-eval unchanged, e.g. `videonet eval --model videonet_molmo2 "
+        "--model_args pretrained=DIR --tasks videonet_mc,videonet_binary_hard_0shot --output_path runs/m "
+        "--log_samples`. Tasks: videonet_mc, videonet_mc_val, videonet_binary_hard_{0..3}shot, "
+        "videonet_binary_random_{0..3}shot (tag `videonet`), ablations (tag `videonet_ablations`).",
+        allow_abbrev=False,
+    )
+    p.add_argument(
+        "--data", metavar="DIR_OR_HUB_ID", help="the benchmark (sets VIDEONET_DATA; default ./videonet)"
+    )
+    p.add_argument(
+        "--preset",
+        metavar="NAME[,key=value...]",
+        help="frame-sampling preset for every task, e.g. qwen3_vl, internvl3_5, molmo2, api, gpt5, gpt5_4, "
+        "or 'api,fps=2' (sets VIDEONET_PRESET; default: chosen per --model)",
+    )
+    p.add_argument(
+        "--print-include-path",
+        action="store_true",
+        help="print the task directory to give lmms-eval as --include_path, and exit",
+    )
+    p.set_defaults(func=run, lmms_args=[])
+    _pass_unknown_through(p)
+
+
+def _requested_tasks(lmms_args: list[str]) -> list[str]:
+    for i, arg in enumerate(lmms_args):
+        if arg == "--tasks" and i + 1 < len(lmms_args):
+            return lmms_args[i + 1].split(",")
+        if arg.startswith("--tasks="):
+            return arg.split("=", 1)[1].split(",")
+    return []
+
+
+def _print_summary(results: dict[str, Any]) -> None:
+    from videonet_datasets.report import results_from_dict, summary_markdown
+
+    rows = results_from_dict(results, label=str(results.get("config", {}).get("model", "model")))
+    ours = [r for r in rows if r.task.startswith("videonet_")]
+    if ours:
+        print("\nVideoNet - accuracy (%) by category:\n")
+        print(summary_markdown(ours))
+
+
+def run(args: argparse.Namespace) -> int:
+    from videonet_lmms_tasks.catalog import TASKS_DIR
+    from videonet_lmms_tasks.presets import ENV_PRESET, parse_preset
+    from videonet_lmms_tasks.source import ENV_DATA, DataSourceError, resolve_root
+
+    if args.print_include_path:
+        print(TASKS_DIR)
+        return 0
+    lmms_args = list(args.lmms_args)
+    if any(a == "--include_path" or a.startswith("--include_path=") for a in lmms_args):
+        print(
+            "error: videonet eval adds its own --include_path; to combine the VideoNet tasks with another "
+            'task directory run lmms-eval directly: lmms-eval --include_path "$(videonet eval '
+            '--print-include-path)" ... (lmms-eval takes one include path on the command line)',
+            file=sys.stderr,
+        )
+        return 2
+    if args.preset:
+        try:
+            parse_preset(args.preset)
+        except ValueError as e:
+            print(f"error: --preset: {e}", file=sys.stderr)
+            return 2
+    saved_env = {name: os.environ.get(name) for name in (ENV_DATA, ENV_PRESET)}
+    try:
+        if args.preset:
+            os.environ[ENV_PRESET] = args.preset
+        if args.data:
+            os.environ[ENV_DATA] = args.data
+        if any(t.startswith("videonet") for t in _requested_tasks(lmms_args)):
+            try:
+                root, _ = resolve_root()
+            except DataSourceError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            print(f"VideoNet data: {root}", file=sys.stderr)
+        return _run_lmms_eval(lmms_args, str(TASKS_DIR))
+    finally:  # leave the environment as it was (the command may run in-process, e.g. in tests)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_lmms_eval(lmms_args: list[str], tasks_dir: str) -> int:
+    """lmms-eval's own CLI entry point on ``lmms_args`` + ``--include_path``; 1 if it failed."""
+    import lmms_eval.__main__ as lmms_main
+
+    outcomes: list[tuple[str, Any]] = []
+    original = lmms_main.cli_evaluate_single
+
+    def recording(cli_args):
+        try:
+            value = original(cli_args)
+        except SystemExit:
+            raise
+        except BaseException as e:
+            outcomes.append(("error", e))
+            raise
+        outcomes.append(("ok", value))
+        return value
+
+    saved_argv = sys.argv
+    sys.argv = ["lmms-eval", *lmms_args, "--include_path", tasks_dir]
+    lmms_main.cli_evaluate_single = recording
+    try:
+        lmms_main.cli_evaluate()
+    except Exception:  # --verbosity DEBUG re-raises; the failure is reported below
+        if not outcomes or outcomes[-1][0] != "error":
+            raise
+        traceback.print_exc()
+    finally:
+        lmms_main.cli_evaluate_single = original
+        sys.argv = saved_argv
+    failed = [v for s, v in outcomes if s == "error"]
+    for status, value in outcomes:
+        if status == "ok" and value and value[0] is not None:
+            _print_summary(value[0])
+    if failed:
+        print(f"\nvideonet eval: the evaluation failed: {_root_cause(failed[0])}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The VideoNet data error behind lmms-eval's wrappers ("Failed to import function ...",
+    tenacity's RetryError), else the innermost cause."""
+    from videonet_lmms_tasks.source import DataSourceError
+
+    seen, e = [], error
+    while e is not None and e not in seen:
+        if isinstance(e, DataSourceError):
+            return e
+        seen.append(e)
+        e = e.__cause__ or e.__context__
+    return seen[-1] if seen else error

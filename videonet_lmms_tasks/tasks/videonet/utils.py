@@ -1,0 +1,210 @@
+"""lmms-eval glue of the VideoNet tasks; the YAMLs reference it by its full dotted path.
+
+(``!function utils.fn`` would re-execute this file once per reference; the full module path
+imports it once.)
+
+What each hook does:
+
+* ``DATA_PATH_<config>`` / ``METRICS_<config>`` (module attributes computed on access, PEP 562):
+  read when lmms-eval loads a task YAML, they open the data source named by
+  ``$VIDEONET_DATA`` (default ``./videonet``; or a Hub id), check every video the config
+  uses (:func:`videonet_lmms_tasks.source.open_config`) and build the metric list from the
+  config's categories and domains.  Errors surface at load time, naming every missing file.
+* ``process_docs*``: adds the absolute (silent) video paths and the task's prompt options
+  to every row, so each document says exactly what is asked (and the sample logs show it).
+* ``doc_to_messages``: interleaved chat content - text, example clips, text, test clip - in
+  the order of :mod:`videonet_datasets.prompts` (chat models; needed for k-shot).
+* ``doc_to_visual`` + ``doc_to_text``: the same clips in order and the prompt's text parts
+  (simple models, which place visuals themselves: k-shot interleaving is lost there).
+* ``process_results``: :mod:`videonet_lmms_tasks.metrics` (the project's parser; never raises).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from videonet_datasets import prompts
+from videonet_datasets.benchmark.schema import ALL_CONFIGS
+from videonet_datasets.video import sample_frames
+from videonet_lmms_tasks import metrics, source
+from videonet_lmms_tasks.presets import Sampling, resolve_sampling
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "build_prompt",
+    "doc_to_messages",
+    "doc_to_target",
+    "doc_to_text",
+    "doc_to_visual",
+    "process_docs",
+    "process_docs_balanced",
+    "process_docs_definition",
+    "process_docs_lenient",
+    "process_docs_middle_frame",
+    "process_results",
+]
+
+VISUAL_CLIP = "clip"
+VISUAL_MIDDLE_FRAME = "middle_frame"
+
+
+# ----------------------------------------------------------------------------- load time
+
+
+def __getattr__(name: str) -> Any:
+    for prefix in ("DATA_PATH_", "METRICS_"):
+        if name.startswith(prefix):
+            config = name[len(prefix) :]
+            if config not in ALL_CONFIGS:
+                break
+            try:
+                info = source.open_config(config)
+            except source.DataSourceError as e:
+                # lmms-eval re-raises anything from a `!function` as "Failed to import function":
+                # say what is wrong first, in its log.
+                from loguru import logger
+
+                logger.error(f"VideoNet data: {e}")
+                raise
+            if prefix == "DATA_PATH_":
+                return str(info.root)
+            return metrics.metric_list(config != "mc", info.categories, info.domains)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _make_process_docs(
+    name: str, variant: str = "default", definition: bool = False, middle_frame: bool = False
+):
+    """A ``process_docs`` hook that resolves the clips and stamps the task's prompt options on every row."""
+    if variant not in prompts.PROMPT_VARIANTS:
+        raise ValueError(f"unknown prompt variant {variant!r}")
+
+    def process(dataset):
+        root, _ = source.resolve_root()
+        has_examples = "example_videos" in dataset.column_names
+
+        def add(row: Mapping[str, Any]) -> dict[str, Any]:
+            extra = {
+                "video_path": source.playable_path(root, row["video"]),
+                "prompt_variant": variant,
+                "with_definition": definition,
+                "visual_mode": VISUAL_MIDDLE_FRAME if middle_frame else VISUAL_CLIP,
+            }
+            if has_examples:
+                extra["example_video_paths"] = [
+                    source.playable_path(root, v) for v in row["example_videos"] or []
+                ]
+            return extra
+
+        return dataset.map(add, desc="VideoNet: resolving videos")
+
+    process.__name__ = process.__qualname__ = name
+    return process
+
+
+process_docs = _make_process_docs("process_docs")
+process_docs_balanced = _make_process_docs("process_docs_balanced", variant="balanced")
+process_docs_lenient = _make_process_docs("process_docs_lenient", variant="lenient")
+process_docs_definition = _make_process_docs("process_docs_definition", definition=True)
+process_docs_middle_frame = _make_process_docs("process_docs_middle_frame", middle_frame=True)
+
+
+# ----------------------------------------------------------------------------- prompts
+
+
+def _is_mc(doc: Mapping[str, Any]) -> bool:
+    return "options" in doc and doc.get("options") is not None
+
+
+def build_prompt(doc: Mapping[str, Any]) -> prompts.Prompt:
+    """The question of ``doc`` as a :class:`videonet_datasets.prompts.Prompt`."""
+    if _is_mc(doc):
+        return prompts.mc_prompt(doc["domain"], list(doc["options"]))
+    definition = doc.get("definition") if doc.get("with_definition") else None
+    return prompts.binary_prompt(
+        doc["action"],
+        doc["domain"],
+        doc.get("subdomain"),
+        k=len(doc.get("example_video_paths") or []),
+        variant=doc.get("prompt_variant") or "default",
+        definition=definition,
+    )
+
+
+def _paths(doc: Mapping[str, Any]) -> tuple[str, list[str]]:
+    if "video_path" not in doc:
+        raise KeyError("the document has no 'video_path': the task's process_docs did not run")
+    return doc["video_path"], list(doc.get("example_video_paths") or [])
+
+
+def _images(path: str, **kwargs: Any) -> list[Any]:
+    from PIL import Image
+
+    frames = sample_frames(path, **kwargs)
+    return [Image.fromarray(frame) for frame in frames.frames]
+
+
+def _visual_items(path: str, doc: Mapping[str, Any], sampling: Sampling) -> list[dict[str, Any]]:
+    """The chat items standing for one clip slot."""
+    if doc.get("visual_mode") == VISUAL_MIDDLE_FRAME:
+        size = {"size": sampling.short_side} if sampling.short_side else {}
+        return [{"type": "image", "url": img} for img in _images(path, middle=True, **size)]
+    if sampling.visual == "frames":
+        return [{"type": "image", "url": img} for img in _images(path, **sampling.sampler_kwargs())]
+    return [{"type": "video", "url": path, **sampling.hints()}]
+
+
+def _kw(lmms_eval_specific_kwargs: Mapping[str, Any] | None, key: str) -> str:
+    value = (lmms_eval_specific_kwargs or {}).get(key) or ""
+    return str(value)
+
+
+def doc_to_messages(
+    doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None
+) -> list[dict]:
+    """One user turn: the prompt's text parts and clip slots in order (examples, then the test clip)."""
+    prompt = build_prompt(doc)
+    sampling = resolve_sampling(lmms_eval_specific_kwargs)
+    test, examples = _paths(doc)
+    content: list[dict[str, Any]] = []
+    if pre := _kw(lmms_eval_specific_kwargs, "pre_prompt"):
+        content.append({"type": "text", "text": pre})
+    for part in prompt.parts:
+        if isinstance(part, prompts.TextPart):
+            content.append({"type": "text", "text": part.text})
+        else:
+            content += _visual_items(test if part.is_test else examples[part.example], doc, sampling)
+    if post := _kw(lmms_eval_specific_kwargs, "post_prompt"):
+        content.append({"type": "text", "text": post})
+    return [{"role": "user", "content": content}]
+
+
+def doc_to_visual(
+    doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """Simple models: the clips in prompt order (paths), or their frames as PIL images."""
+    sampling = resolve_sampling(lmms_eval_specific_kwargs)
+    test, examples = _paths(doc)
+    out: list[Any] = []
+    for path in [*examples, test]:
+        out += [item["url"] for item in _visual_items(path, doc, sampling)]
+    return out
+
+
+def doc_to_text(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> str:
+    """Simple models: the prompt's text parts joined by newlines (the model places the visuals)."""
+    text = build_prompt(doc).plain_text()
+    return _kw(lmms_eval_specific_kwargs, "pre_prompt") + text + _kw(lmms_eval_specific_kwargs, "post_prompt")
+
+
+def doc_to_target(doc: Mapping[str, Any]) -> str:
+    return str(doc["answer"]) if _is_mc(doc) else metrics.binary_answer(doc)
+
+
+def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str, Any]:
+    """Metric values of one answered question (see :mod:`videonet_lmms_tasks.metrics`)."""
+    output = results[0] if results else None
+    return metrics.score_mc(doc, output) if _is_mc(doc) else metrics.score_binary(doc, output)
