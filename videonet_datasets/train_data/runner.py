@@ -1,0 +1,478 @@
+"""``videonet build-train``: shards, resume, engines, and the final dataset.
+
+The run has four phases:
+
+A. **observe** (expensive, sharded, resumable): videos are grouped into shards of
+   ``shard_size`` in manifest order; a worker localizes and transcribes a shard's videos
+   and writes ``.build/shards/shard-NNNNN.jsonl``, then - last - ``shard-NNNNN.done.json``
+   (like video2dataset's per-shard stats file).  A resumed run skips shards whose done
+   file names the same videos, and recomputes any other shard whole, so an interrupted
+   run neither loses nor duplicates a video.  Engines: a local process pool (default) or
+   Ray Data (``ray_engine.py``).
+B. **label** (cheap, recomputed every run from the observations): match, filter, balance.
+C. **cut** (per clip, resumable by construction): each labeled clip trimmed once into
+   ``videos/`` (atomic files; existing ones are kept).
+D. **write**: QA pairs, parquet shards per filter, the card, ``stats.json``.
+
+B-D are deterministic functions of the observations and the settings, which is why a
+killed-and-resumed run writes the same dataset as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import multiprocessing as mp
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videonet_datasets.fsutil import atomic_write_json, atomic_write_text, stable_hash
+from videonet_datasets.train_data.balance import balance_rows, load_embedder
+from videonet_datasets.train_data.download import DownloadConfig, download_videos
+from videonet_datasets.train_data.filters import FILTERS
+from videonet_datasets.train_data.groundtruth import label_precision, localization_quality, read_ground_truth
+from videonet_datasets.train_data.manifest import Taxonomy, VideoRow, read_manifest, read_taxonomy
+from videonet_datasets.train_data.match import ActionMatcher
+from videonet_datasets.train_data.output import write_card, write_config
+from videonet_datasets.train_data.qa import check_domain_size
+from videonet_datasets.train_data.settings import BuildSettings
+from videonet_datasets.train_data.stages import (
+    PerceptionContext,
+    clip_path,
+    cut_clip,
+    finish_rows,
+    label_observations,
+    observe_video,
+)
+from videonet_datasets.train_data.summary import format_summary
+
+__all__ = ["BuildReport", "Shard", "build_train", "plan_shards", "run_shard"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    rows: tuple[VideoRow, ...]
+
+    @property
+    def name(self) -> str:
+        return f"shard-{self.index:05d}"
+
+    @property
+    def video_ids(self) -> list[str]:
+        return [r.video_id for r in self.rows]
+
+
+@dataclass
+class BuildReport:
+    out: Path
+    counts: Counter
+    rows_written: dict[str, int]
+    precision: dict[str, dict[str, Any]] | None
+    localization: dict[str, Any] | None
+    summary: str
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan_shards(rows: Sequence[VideoRow], shard_size: int) -> list[Shard]:
+    return [Shard(i // shard_size, tuple(rows[i : i + shard_size])) for i in range(0, len(rows), shard_size)]
+
+
+def _shard_files(work: Path, shard: Shard) -> tuple[Path, Path]:
+    d = work / "shards"
+    return d / f"{shard.name}.jsonl", d / f"{shard.name}.done.json"
+
+
+def shard_is_done(work: Path, shard: Shard, fingerprint: str) -> bool:
+    data, done = _shard_files(work, shard)
+    if not (done.exists() and data.exists()):
+        return False
+    try:
+        meta = json.loads(done.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    return meta.get("video_ids") == shard.video_ids and meta.get("perception") == fingerprint
+
+
+# ----------------------------------------------------------------------------- phase A workers
+
+_CTX: PerceptionContext | None = None
+_CTX_KEY: str | None = None
+
+
+def _context(settings: BuildSettings, names: dict[str, list[str]], threads: int) -> PerceptionContext:
+    """One context per process, reused across shards (models load once per worker)."""
+    global _CTX, _CTX_KEY
+    # The taxonomy's names feed the ASR prompt and the VLM prompt: part of the key, so a
+    # second build in the same process (another world) never reuses the first one's.
+    key = json.dumps([perception_key(settings, names), threads])
+    if _CTX is None or _CTX_KEY != key:
+        _CTX, _CTX_KEY = PerceptionContext(settings, names, threads), key
+    return _CTX
+
+
+def run_shard(
+    shard: Shard,
+    settings: BuildSettings,
+    names: dict[str, list[str]],
+    threads: int = 0,
+    tick: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Observe every video of a shard; write its records, then its done file (last)."""
+    ctx = _context(settings, names, threads)
+    data, done = _shard_files(settings.work, shard)
+    records = []
+    for row in shard.rows:
+        records.append(observe_video(row, ctx))
+        if tick:
+            tick(1)
+    atomic_write_text(data, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    stats = {
+        "shard": shard.index,
+        "video_ids": shard.video_ids,
+        "perception": perception_key(settings, names),
+        "ok": sum(r["status"] == "ok" for r in records),
+        "failed": sum(r["status"] != "ok" for r in records),
+    }
+    atomic_write_json(done, stats)
+    return stats
+
+
+def _pool_shard(args: tuple) -> dict[str, Any]:
+    shard, settings, names, threads, queue = args
+
+    def tick(n: int) -> None:
+        if queue is not None:
+            queue.put(n)
+
+    return run_shard(shard, settings, names, threads, tick)
+
+
+def _workers(settings: BuildSettings) -> int:
+    return settings.workers or max(1, os.cpu_count() or 1)
+
+
+def _progress(total: int, desc: str, enabled: bool, unit: str = "video"):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled or total == 0)
+
+
+def _observe_local(pending: list[Shard], settings: BuildSettings, names: dict[str, list[str]]) -> None:
+    workers = min(_workers(settings), len(pending)) if pending else 0
+    total = sum(len(s.rows) for s in pending)
+    bar = _progress(total, "observe (localize + speech)", settings.progress)
+    try:
+        if workers <= 1:
+            for s in pending:
+                run_shard(s, settings, names, os.cpu_count() or 0, bar.update)
+            return
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        ctx = mp.get_context("spawn")  # no forked copies of loaded models or threads
+        with ctx.Manager() as manager:
+            queue = manager.Queue()
+            stop = threading.Event()
+
+            def drain() -> None:
+                while not stop.is_set() or not queue.empty():
+                    try:
+                        bar.update(queue.get(timeout=0.2))
+                    except Exception:  # queue.Empty, or the manager going away at shutdown
+                        continue
+
+            t = threading.Thread(target=drain, daemon=True)
+            t.start()
+            try:
+                with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                    futures = [
+                        pool.submit(_pool_shard, (s, settings, names, threads, queue)) for s in pending
+                    ]
+                    for fut in as_completed(futures):
+                        fut.result()  # a worker crash surfaces here; finished shards stay done
+            finally:
+                stop.set()
+                t.join()
+    finally:
+        bar.close()
+
+
+def _cut_local(tasks: list[dict[str, Any]], settings: BuildSettings) -> list[dict[str, Any]]:
+    results = []
+    bar = _progress(len(tasks), "cut clips", settings.progress, unit="clip")
+    try:
+        workers = min(_workers(settings), len(tasks))
+        if workers <= 1:
+            for t in tasks:
+                results.append(cut_clip(t))
+                bar.update(1)
+            return results
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            for r in pool.map(cut_clip, tasks, chunksize=4):
+                results.append(r)
+                bar.update(1)
+        return results
+    finally:
+        bar.close()
+
+
+# ----------------------------------------------------------------------------- the build
+
+
+def perception_key(settings: BuildSettings, names: dict[str, list[str]]) -> str:
+    """What decides a video's observation: the perception settings and the action names
+    (they are the ASR hotwords and the VLM's examples).  Recorded with every shard."""
+    return f"{settings.perception_fingerprint()}-{stable_hash(json.dumps(names, sort_keys=True)):016x}"
+
+
+def _check_work_dir(settings: BuildSettings, names: dict[str, list[str]]) -> None:
+    """Refuse to resume with different perception settings or action names (the shards
+    would mix two pipelines)."""
+    path = settings.work / "build.json"
+    current = {"perception_key": perception_key(settings, names), "perception": settings.perception()}
+    if path.exists():
+        try:
+            prev = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            prev = {}
+        if prev.get("perception_key") not in (None, current["perception_key"]):
+            what = (
+                "localizer/speech settings"
+                if prev.get("perception") != json.loads(json.dumps(current["perception"], default=str))
+                else "action names (the speech recognizer's hotwords)"
+            )
+            raise RuntimeError(
+                f"{settings.work} was built with other {what} "
+                f"({json.dumps(prev.get('perception'), default=str)}); "
+                "use a new --out (or --work-dir), or delete that folder to start over"
+            )
+    atomic_write_json(path, json.loads(json.dumps(current, default=str)))
+
+
+def _read_observations(work: Path, shards: Iterable[Shard]) -> list[dict[str, Any]]:
+    out = []
+    for s in shards:
+        data, _ = _shard_files(work, s)
+        with open(data, encoding="utf-8") as f:
+            out.extend(json.loads(line) for line in f if line.strip())
+    return out
+
+
+def _count_observations(obs: list[dict[str, Any]], c: Counter, reasons: Counter) -> None:
+    for o in obs:
+        if o["status"] != "ok":
+            stage = o["failure"]["stage"]
+            c[f"failed:{stage}"] += 1
+            reasons[(stage, o["failure"]["reason"].split(":")[0][:80])] += 1
+            continue
+        c["videos:ok"] += 1
+        c["videos:with_windows" if o["windows"] else "videos:no_window"] += 1
+        c["windows:kept"] += len(o["windows"])
+        for k, v in o.get("window_notes", {}).items():
+            c[f"windows:{k}"] += v
+        tr = o.get("transcript")
+        if tr is not None:
+            c["asr:videos"] += 1
+            c["asr:no_audio"] += not tr["has_audio"]
+            c["asr:audio_ms"] += int(1000 * tr["audio_seconds"])
+            c["asr:compute_ms"] += int(1000 * o["timing"].get("asr", 0.0))
+
+
+def _download(rows: list[VideoRow], settings: BuildSettings, c: Counter) -> tuple[list[VideoRow], list[dict]]:
+    if not any(r.url and not (r.path and Path(r.path).exists()) for r in rows):
+        return rows, []
+    cfg = DownloadConfig(
+        out_dir=settings.download_dir or settings.work / "downloads",
+        min_interval=settings.download_min_interval,
+        rate_limit=settings.download_rate_limit,
+        attempts=settings.download_attempts,
+    )
+    rep = download_videos(rows, cfg, progress=settings.progress)
+    c.update(rep.counts)
+    return rep.rows, rep.failures
+
+
+def build_train(settings: BuildSettings, *, download_only: bool = False) -> BuildReport:
+    """Run (or resume) the whole pipeline; returns counts, yields and precision."""
+    taxonomy = read_taxonomy(settings.taxonomy)
+    rows = read_manifest(settings.manifest, taxonomy)
+    used_domains = list(dict.fromkeys(r.domain for r in rows))
+    for d in used_domains:
+        check_domain_size(d, taxonomy.actions_of(d))
+        ActionMatcher(taxonomy.names_of(d))  # names the matcher cannot tell apart: fail before the long part
+    names = {d: taxonomy.names_of(d) for d in used_domains}
+    settings.work.mkdir(parents=True, exist_ok=True)
+    _check_work_dir(settings, names)
+    c: Counter = Counter({"videos:in": len(rows)})
+    rows, download_failures = _download(rows, settings, c)
+    if download_only:
+        return BuildReport(
+            settings.out, c, {}, None, None, format_summary(c, {}, Counter()), download_failures
+        )
+
+    shards = plan_shards(rows, settings.shard_size)
+    fp = perception_key(settings, names)
+    pending = [s for s in shards if not shard_is_done(settings.work, s, fp)]
+    c["shards:total"], c["shards:resumed"] = len(shards), len(shards) - len(pending)
+    if pending:
+        log.info(
+            "observing %d of %d shards (%d already done)",
+            len(pending),
+            len(shards),
+            len(shards) - len(pending),
+        )
+        if settings.engine == "ray":
+            from videonet_datasets.train_data.ray_engine import observe_ray
+
+            observe_ray(pending, settings, names)
+        else:
+            _observe_local(pending, settings, names)
+
+    # B. label + balance (recomputed from the observations every run)
+    observations = _read_observations(settings.work, shards)
+    reasons: Counter = Counter()
+    _count_observations(observations, c, reasons)
+    failures = [
+        {"video_id": o["video_id"], "line": o["line"], **o["failure"]}
+        for o in observations
+        if o["status"] != "ok"
+    ]
+    candidates, label_counts = label_observations(observations, taxonomy, settings.T)
+    c.update(label_counts)
+    selected = _balance(candidates, settings, c)
+    # C. cut each selected clip once; D. rows, card, stats
+    bad = _cut(selected, settings, c)
+    failures += [{"clip_uid": uid, "stage": "cut", "reason": err} for uid, err in bad.items()]
+    final = {
+        f: finish_rows([r for r in selected[f] if r["clip_uid"] not in bad], taxonomy, settings.seed)
+        for f in FILTERS
+    }
+    domains = [d for d in taxonomy.domains if d in set(used_domains)]
+    report = _write(final, observations, taxonomy, domains, settings, c, reasons)
+    report.failures = failures + download_failures
+    atomic_write_text(
+        settings.work / "failures.jsonl", "".join(json.dumps(f) + "\n" for f in report.failures)
+    )
+    return report
+
+
+def _balance(
+    candidates: dict[str, list[dict[str, Any]]], settings: BuildSettings, c: Counter
+) -> dict[str, list[dict[str, Any]]]:
+    """Each filter's rows after the optional caps and semantic resampling."""
+    if not settings.balance.active:
+        return candidates
+    cache: dict[str, Any] = {}
+
+    def embedder():  # loaded once, and only if resampling has work to do
+        if "e" not in cache:
+            cache["e"] = load_embedder(settings.balance.embed_model)
+        return cache["e"]
+
+    selected = {}
+    for f in FILTERS:
+        kept, drops, _ = balance_rows(candidates[f], settings.balance, embedder)
+        c.update({f"{k}:{f}": v for k, v in drops.items()})
+        selected[f] = kept
+    return selected
+
+
+def _cut(selected: dict[str, list[dict[str, Any]]], settings: BuildSettings, c: Counter) -> dict[str, str]:
+    """Trim every selected clip once into OUT/videos; returns the failed clips' errors."""
+    out = settings.out
+    clips: dict[str, dict[str, Any]] = {}
+    for f in FILTERS:
+        for r in selected[f]:
+            clips.setdefault(
+                r["clip_uid"],
+                {
+                    "clip_uid": r["clip_uid"],
+                    "src": r["source_path"],
+                    "dst": str(clip_path(out, r["clip_uid"])),
+                    "start": r["source_start"],
+                    "end": r["source_end"],
+                    "crf": settings.clip_crf,
+                    "short_side": settings.clip_short_side,
+                    "threads": 1,
+                },
+            )
+    tasks = sorted(clips.values(), key=lambda t: t["clip_uid"])
+    if settings.engine == "ray" and tasks:
+        from videonet_datasets.train_data.ray_engine import cut_ray
+
+        results = cut_ray(tasks, settings)
+    else:
+        results = _cut_local(tasks, settings)
+    # Clips (and torn temporary files) of an earlier run with other labeling settings.
+    for p in (out / "videos").glob("*.mp4") if (out / "videos").exists() else []:
+        if p.stem not in clips:
+            p.unlink()
+            c["cut:removed_unreferenced"] += 1
+    c["cut:ok"] = sum(r["ok"] for r in results)
+    c["cut:new"] = sum(r["cut"] for r in results)
+    bad = {r["clip_uid"]: r["error"] for r in results if not r["ok"]}
+    c["cut:failed"] = len(bad)
+    return bad
+
+
+def _write(
+    final: dict[str, list[dict[str, Any]]],
+    observations: list[dict[str, Any]],
+    taxonomy: Taxonomy,
+    domains: list[str],
+    settings: BuildSettings,
+    c: Counter,
+    reasons: Counter,
+) -> BuildReport:
+    """Parquet shards per filter, precision against ground truth, the card and stats.json."""
+    out = settings.out
+    written = [f for f in FILTERS if write_config(out, f, final[f], int(settings.max_shard_mb * 2**20))]
+    rows_written = {f: len(final[f]) for f in FILTERS}
+    precision = localization = None
+    if settings.ground_truth is not None and Path(settings.ground_truth).exists():
+        gt = read_ground_truth(settings.ground_truth)
+        precision = {f: label_precision(final[f], gt) for f in FILTERS}
+        localization = localization_quality(
+            {o["video_id"]: [tuple(w) for w in o["windows"]] for o in observations if o["status"] == "ok"}, gt
+        )
+    write_card(
+        out,
+        configs=written,
+        taxonomy=taxonomy,
+        domains=domains,
+        rows_by_config=final,
+        precision=precision,
+        localization=localization,
+        summary_text=format_summary(c, rows_written, reasons, run_details=False),
+        settings={"T": settings.T, "localizer": settings.localizer, "balanced": settings.balance.active},
+    )
+    stats = {
+        "counts": dict(sorted(c.items())),
+        "rows_written": rows_written,
+        "configs": written,
+        "precision": precision,
+        "localization": localization,
+        "settings": _settings_dict(settings),
+    }
+    atomic_write_json(out / "stats.json", stats)
+    return BuildReport(
+        out, c, rows_written, precision, localization, format_summary(c, rows_written, reasons)
+    )
+
+
+def _settings_dict(settings: BuildSettings) -> dict[str, Any]:
+    d = dataclasses.asdict(settings)
+    if d.get("vlm"):
+        d["vlm"].pop("api_key", None)
+    for k in ("manifest", "taxonomy", "out", "work_dir", "ground_truth", "windows_file", "download_dir"):
+        if d.get(k) is not None:
+            d[k] = str(d[k])
+    return json.loads(json.dumps(d, default=str))
