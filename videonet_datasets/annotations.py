@@ -43,7 +43,10 @@ __all__ = [
     "AnnotationSet",
     "Clip",
     "Problem",
+    "did_you_mean",
+    "load_actions",
     "load_annotations",
+    "read_csv_rows",
     "validate_annotations",
 ]
 
@@ -170,9 +173,10 @@ class AnnotationSet:
 # --------------------------------------------------------------------------- reading
 
 
-def _read_csv(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> list[tuple[int, dict[str, str]]]:
+def read_csv_rows(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> list[tuple[int, dict[str, str]]]:
     """Rows as (line number, {column: stripped value}); header problems are reported and
-    make the file unreadable (returns [])."""
+    make the file unreadable (returns []).  Shared by every CSV the project reads (crawl
+    manifests too), so all of them report problems the same way."""
     name = path.name
     if not path.exists():
         problems.append(Problem(name, 0, f"file not found in {path.parent}"))
@@ -216,7 +220,8 @@ def _read_csv(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> 
     return rows
 
 
-def _suggest(value: str, choices: Iterable[str]) -> str:
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """A " (did you mean 'X'?)" hint for a name that is close to a valid one, else ""."""
     close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.75)
     if close:
         return f" (did you mean {close[0]!r}?)"
@@ -229,7 +234,7 @@ def _suggest(value: str, choices: Iterable[str]) -> str:
 def _read_actions(root: Path, problems: list[Problem]) -> dict[tuple[str, str], Action]:
     actions: dict[tuple[str, str], Action] = {}
     domain_category: dict[str, tuple[str, int]] = {}
-    for line, row in _read_csv(root / ACTIONS_FILE, ACTIONS_COLUMNS, problems):
+    for line, row in read_csv_rows(root / ACTIONS_FILE, ACTIONS_COLUMNS, problems):
         bad = False
         for col in ("category", "domain", "action"):
             if not row[col]:
@@ -282,6 +287,20 @@ def _read_actions(root: Path, problems: list[Problem]) -> dict[tuple[str, str], 
     return actions
 
 
+def load_actions(root: str | Path) -> dict[tuple[str, str], Action]:
+    """Only ``actions.csv`` (the taxonomy), for jobs that run before clips or negatives
+    exist: mining hard negatives, the training-data pipeline's (larger) action list.
+    Raises :class:`AnnotationError` naming every bad line."""
+    root = Path(root)
+    if not root.is_dir():
+        raise AnnotationError(root, [Problem(str(root), 0, "annotation directory not found")])
+    problems: list[Problem] = []
+    actions = _read_actions(root, problems)
+    if any(p.severity == "error" for p in problems):
+        raise AnnotationError(root, problems)
+    return actions
+
+
 def _read_negatives(
     root: Path, actions: dict[tuple[str, str], Action], problems: list[Problem], required: bool
 ) -> dict[tuple[str, str], tuple[str, str, str]]:
@@ -291,11 +310,11 @@ def _read_negatives(
         return negatives
     domains = {a.domain for a in actions.values()}
     first_line: dict[tuple[str, str], int] = {}
-    for line, row in _read_csv(path, NEGATIVES_COLUMNS, problems):
+    for line, row in read_csv_rows(path, NEGATIVES_COLUMNS, problems):
         domain, name = row["domain"], row["action"]
         if domain not in domains:
             problems.append(
-                Problem(NEGATIVES_FILE, line, "unknown domain" + _suggest(domain, domains), column="domain", value=domain)
+                Problem(NEGATIVES_FILE, line, "unknown domain" + did_you_mean(domain, domains), column="domain", value=domain)
             )
             continue
         names = [a.name for a in actions.values() if a.domain == domain]
@@ -304,7 +323,7 @@ def _read_negatives(
                 Problem(
                     NEGATIVES_FILE,
                     line,
-                    f"not an action of {domain!r}" + _suggest(name, names),
+                    f"not an action of {domain!r}" + did_you_mean(name, names),
                     column="action",
                     value=name,
                 )
@@ -339,7 +358,7 @@ def _read_negatives(
                     Problem(
                         NEGATIVES_FILE,
                         line,
-                        f"not an exact action name of {domain!r}" + (hint or _suggest(neg, names)),
+                        f"not an exact action name of {domain!r}" + (hint or did_you_mean(neg, names)),
                         column=col,
                         value=neg,
                     )
@@ -403,7 +422,7 @@ def _read_clips(
     ids: dict[str, int] = {}
     per_action: Counter[tuple[str, str]] = Counter()
     domains = {a.domain for a in actions.values()}
-    for line, row in _read_csv(root / CLIPS_FILE, CLIPS_COLUMNS, problems):
+    for line, row in read_csv_rows(root / CLIPS_FILE, CLIPS_COLUMNS, problems):
         bad = False
         cid, domain, name, video = row["clip_id"], row["domain"], row["action"], row["video"]
         for col in ("clip_id", "domain", "action", "video", "start"):
@@ -424,14 +443,14 @@ def _read_clips(
             bad = True
         if domain not in domains:
             problems.append(
-                Problem(CLIPS_FILE, line, "unknown domain" + _suggest(domain, domains), column="domain", value=domain)
+                Problem(CLIPS_FILE, line, "unknown domain" + did_you_mean(domain, domains), column="domain", value=domain)
             )
             bad = True
         elif (domain, name) not in actions:
             names = [a.name for a in actions.values() if a.domain == domain]
             problems.append(
                 Problem(
-                    CLIPS_FILE, line, f"not an action of {domain!r}" + _suggest(name, names), column="action", value=name
+                    CLIPS_FILE, line, f"not an action of {domain!r}" + did_you_mean(name, names), column="action", value=name
                 )
             )
             bad = True

@@ -21,7 +21,7 @@ from videonet_datasets.annotations import (
     Action,
     AnnotationError,
     Problem,
-    _read_actions,  # the format's one reader of actions.csv (no public actions-only loader)
+    load_actions,
 )
 from videonet_datasets.fsutil import atomic_write_text
 from videonet_datasets.negatives.rules import Table, check_table
@@ -33,12 +33,7 @@ def read_domain_actions(root: str | Path) -> dict[str, list[Action]]:
     """The actions of ``root/actions.csv`` grouped by domain, both in file order; raises
     :class:`AnnotationError` naming every bad line."""
     root = Path(root)
-    if not root.is_dir():
-        raise AnnotationError(root, [Problem(str(root), 0, "annotation directory not found")])
-    problems: list[Problem] = []
-    actions = _read_actions(root, problems)
-    if any(p.severity == "error" for p in problems):
-        raise AnnotationError(root, problems)
+    actions = load_actions(root)
     out: dict[str, list[Action]] = {}
     for a in actions.values():
         out.setdefault(a.domain, []).append(a)

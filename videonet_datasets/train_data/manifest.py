@@ -27,11 +27,10 @@ from pathlib import Path
 from videonet_datasets.annotations import (
     ACTIONS_FILE,
     Action,
-    AnnotationError,
     Problem,
-    _read_actions,
-    _read_csv,
-    _suggest,
+    did_you_mean,
+    load_actions,
+    read_csv_rows,
 )
 from videonet_datasets.fsutil import atomic_write_text
 
@@ -128,12 +127,7 @@ def read_taxonomy(path: str | os.PathLike) -> Taxonomy:
         raise ValueError(
             f"{p}: the taxonomy must be an {ACTIONS_FILE} (annotation format) or a folder holding one"
         )
-    problems: list[Problem] = []
-    actions = _read_actions(root, problems)
-    errors = [q for q in problems if q.severity == "error"]
-    if errors:
-        raise AnnotationError(root, errors)
-    return Taxonomy(actions=actions, path=root / ACTIONS_FILE)
+    return Taxonomy(actions=load_actions(root), path=root / ACTIONS_FILE)
 
 
 def read_manifest(path: str | os.PathLike, taxonomy: Taxonomy | None = None) -> list[VideoRow]:
@@ -175,7 +169,7 @@ def read_manifest(path: str | os.PathLike, taxonomy: Taxonomy | None = None) -> 
                 Problem(
                     p.name,
                     line,
-                    "domain not in the taxonomy" + _suggest(domain, domains),
+                    "domain not in the taxonomy" + did_you_mean(domain, domains),
                     column="domain",
                     value=domain,
                 )
@@ -235,7 +229,7 @@ def _read_manifest_csv(p: Path, problems: list[Problem]) -> list[tuple[int, dict
         )
         return []
     # The annotation reader's CSV parser (field counts, blank lines, BOM) on the known columns.
-    rows = _read_csv(p, present, problems)
+    rows = read_csv_rows(p, present, problems)
     # Extra columns (a crawler's own metadata) are fine: drop that reader's warning.
     problems[:] = [q for q in problems if not (q.severity == "warning" and "unknown column" in q.message)]
     return rows
