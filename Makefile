@@ -69,7 +69,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
-bench: install
+$(VENV)/.installed-bench: setup.cfg pyproject.toml | $(STAMP)
+	$(PIP) install -q -e ".[bench]" $(TORCH_SPEC) 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	@touch $@
+
+bench: install $(VENV)/.installed-bench
 	$(PY) -m bench
 
 clean:
