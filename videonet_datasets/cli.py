@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "videonet_datasets.commands.import_release",
     "videonet_datasets.commands.negatives",
     "videonet_datasets.commands.train_data",
+    "videonet_datasets.commands.finetune",
     "videonet_datasets.commands.eval",
     "videonet_datasets.commands.report",
     "videonet_datasets.commands.publish",

@@ -1,0 +1,41 @@
+"""Fine-tuning Molmo2 on VideoNet data: the library behind ``recipes/finetune_molmo2.py``.
+
+One module per job:
+
+* :mod:`.config` - the settings dataclass, YAML + command-line overrides (TRL style);
+* :mod:`.data` - training-data / benchmark rows (local, Hub, streamed) -> clips with QA pairs;
+* :mod:`.batches` - decode (the project's sampler), encode (packed or not), collate;
+* :mod:`.loader` - the resumable, distributed data order and the data loader;
+* :mod:`.model` - base model + processor, freezing, LoRA, activation checkpointing;
+* :mod:`.schedule` - AdamW per component and the learning-rate schedule;
+* :mod:`.checkpoint` - ``checkpoint-{step}`` folders: atomic, rotated, resumable;
+* :mod:`.export` - ``save_pretrained`` of the result (merged or adapter), checkpoint export;
+* :mod:`.evaluate` - the lmms-eval hook (``videonet_mc_val`` by default);
+* :mod:`.trainer` - the accelerate training loop.
+
+Needs the ``train`` extra (torch, transformers, accelerate, peft, tensorboard).
+"""
+
+from .config import ConfigError, FinetuneConfig, dump_config, load_config_file, parse_config
+from .data import ClipRecord, DataError, DataSource, QAPair, open_source
+
+__all__ = [
+    "ClipRecord",
+    "ConfigError",
+    "DataError",
+    "DataSource",
+    "FinetuneConfig",
+    "QAPair",
+    "dump_config",
+    "load_config_file",
+    "open_source",
+    "parse_config",
+    "train",
+]
+
+
+def train(config: FinetuneConfig):
+    """Run the fine-tuning (see :func:`videonet_datasets.finetune.trainer.train`)."""
+    from .trainer import train as _train
+
+    return _train(config)
