@@ -62,3 +62,23 @@ def make_annotation_dir(root: Path, *, domains: int = 1, actions_per_domain: int
 @pytest.fixture
 def annotation_dir(tmp_path: Path) -> Path:
     return make_annotation_dir(tmp_path / "ann")
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny models on a shared 2-core machine: thread fan-out costs more than it gains.
+    Use with ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_molmo2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Molmo2 (seed 0) saved with its processor, built once per session."""
+    from videonet_datasets.molmo2 import build_tiny_molmo2
+
+    return build_tiny_molmo2(tmp_path_factory.mktemp("tiny-molmo2") / "seed0", seed=0).path

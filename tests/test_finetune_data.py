@@ -19,13 +19,7 @@ from videonet_datasets.finetune.data import (
 from videonet_datasets.finetune.loader import ClipDataset, StepSampler, StreamingClipDataset, positions_for
 from videonet_datasets.prompts import binary_prompt, mc_prompt
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

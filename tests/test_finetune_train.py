@@ -17,15 +17,9 @@ from videonet_datasets.finetune.checkpoint import list_checkpoints
 from videonet_datasets.finetune.export import export_checkpoint
 from videonet_datasets.finetune.model import load_model_and_processor, prepare_model
 from videonet_datasets.finetune.schedule import cosine_with_min_lr_factor, make_optimizer, make_scheduler
-from videonet_datasets.molmo2 import build_tiny_molmo2, component_of
+from videonet_datasets.molmo2 import component_of
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(autouse=True)
@@ -39,10 +33,10 @@ def _fresh_accelerate_state():
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def world(tmp_path_factory: pytest.TempPathFactory, tiny_molmo2_dir: Path) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ft")
     return {
-        "model": build_tiny_molmo2(root / "tiny", seed=0).path,
+        "model": tiny_molmo2_dir,
         "train": make_train_dataset(root / "videonet-train", clips=8),
     }
 

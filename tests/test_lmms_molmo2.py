@@ -29,10 +29,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from videonet_datasets.molmo2 import build_tiny_molmo2
-
-    return build_tiny_molmo2(tmp_path_factory.mktemp("tiny") / "tiny-molmo2", seed=0).path
+def tiny(tiny_molmo2_dir: Path) -> Path:
+    return tiny_molmo2_dir
 
 
 @pytest.fixture

@@ -29,12 +29,7 @@ from videonet_datasets.video import write_video
 QUESTION = "Which of the following Skateboarding actions is shown in the video?\nA. ollie\nB. kickflip"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

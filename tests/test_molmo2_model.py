@@ -34,21 +34,7 @@ from videonet_datasets.molmo2 import (
 QUESTION = "Which way does the square move?\nA. left\nB. right\nPlease respond with only the letter of the correct answer."
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: thread fan-out costs more than it gains (and the machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.getbasetemp() / "tiny-molmo2-seed0"
-    if not (root / "config.json").exists():
-        build_tiny_molmo2(root, seed=0)
-    return root
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +44,10 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def loaded(tiny_dir: Path):
+def loaded(tiny_molmo2_dir: Path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    return AutoModelForImageTextToText.from_pretrained(tiny_dir), AutoProcessor.from_pretrained(tiny_dir)
+    return AutoModelForImageTextToText.from_pretrained(tiny_molmo2_dir), AutoProcessor.from_pretrained(tiny_molmo2_dir)
 
 
 def test_build_is_small_fast_and_deterministic(tmp_path: Path) -> None:
@@ -125,14 +111,14 @@ def test_processor_uses_the_paper_frame_settings(loaded) -> None:
     assert vp.do_rescale and vp.do_normalize
 
 
-def test_reloads_offline_with_auto_classes_and_generates(tiny_dir: Path, clips, tmp_path: Path) -> None:
+def test_reloads_offline_with_auto_classes_and_generates(tiny_molmo2_dir: Path, clips, tmp_path: Path) -> None:
     script = f"""
 import json, sys, time, torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 from videonet_datasets.molmo2 import encode_prompt, sample_clip
 t0 = time.perf_counter()
-processor = AutoProcessor.from_pretrained({str(tiny_dir)!r})
-model = AutoModelForImageTextToText.from_pretrained({str(tiny_dir)!r}).eval()
+processor = AutoProcessor.from_pretrained({str(tiny_molmo2_dir)!r})
+model = AutoModelForImageTextToText.from_pretrained({str(tiny_molmo2_dir)!r}).eval()
 load = time.perf_counter() - t0
 frames = sample_clip({str(clips["right"])!r}, processor)
 inputs = encode_prompt(processor, {QUESTION!r}, frames)

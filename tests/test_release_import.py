@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import make_annotation_dir
+
 from videonet_datasets.annotations import load_annotations
 from videonet_datasets.benchmark.build import build_benchmark
 from videonet_datasets.benchmark.qa import build_question_sets
