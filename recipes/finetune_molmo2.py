@@ -18,20 +18,10 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from videonet_datasets.finetune import ConfigError, DataError, parse_config, train
+    from videonet_datasets.finetune import main as finetune_main
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = parse_config(argv)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        train(config)
-    except (DataError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return finetune_main(argv)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "videonet_datasets.commands.eval",
     "videonet_datasets.commands.report",
     "videonet_datasets.commands.publish",
+    "videonet_datasets.commands.demo",
 ]
 
 

@@ -64,19 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from videonet_datasets.finetune import ConfigError, DataError, parse_config, train
+    from videonet_datasets.finetune import main
 
-    try:
-        config = parse_config(list(args.args))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        train(config)
-    except (DataError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return main(list(args.args))
 
 
 def run_export(args: argparse.Namespace) -> int:

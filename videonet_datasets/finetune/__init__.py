@@ -28,6 +28,7 @@ __all__ = [
     "QAPair",
     "dump_config",
     "load_config_file",
+    "main",
     "open_source",
     "parse_config",
     "train",
@@ -39,3 +40,18 @@ def train(config: FinetuneConfig):
     from .trainer import train as _train
 
     return _train(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse settings (``--config FILE.yaml`` + flags) and train; the body of both
+    ``recipes/finetune_molmo2.py`` and ``videonet finetune train``.  Bad settings or data
+    end with one ``error:`` line and exit code 2, not a traceback."""
+    import sys
+
+    try:
+        config = parse_config(argv)
+        train(config)
+    except (ConfigError, DataError, FileExistsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -116,17 +116,10 @@ class SplitStats:
     bytes: int
 
 
-@dataclass
-class DatasetReport:
-    root: Path
-    kind: str
-    findings: list[Finding] = field(default_factory=list)
-    splits: dict[str, dict[str, SplitStats]] = field(default_factory=dict)
-    videos_referenced: int = 0
-    videos_present: int = 0
-    remote_videos: int = 0
-    num_files: int = 0
-    num_bytes: int = 0
+class Findings:
+    """Shared by the dataset and model reports: collected findings and their verdict."""
+
+    findings: list[Finding]
 
     @property
     def errors(self) -> list[Finding]:
@@ -142,6 +135,19 @@ class DatasetReport:
 
     def add(self, file: str, where: str, message: str, severity: str = "error") -> None:
         self.findings.append(Finding(file, where, message, severity))
+
+
+@dataclass
+class DatasetReport(Findings):
+    root: Path
+    kind: str
+    findings: list[Finding] = field(default_factory=list)
+    splits: dict[str, dict[str, SplitStats]] = field(default_factory=dict)
+    videos_referenced: int = 0
+    videos_present: int = 0
+    remote_videos: int = 0
+    num_files: int = 0
+    num_bytes: int = 0
 
     def format(self, limit: int = 50) -> str:
         lines = [f"Checked {self.kind} dataset {self.root}: {self.num_files} files, {self.num_bytes / 1e6:.1f} MB"]

@@ -36,7 +36,7 @@ from videonet_datasets.publish.bundle import (
     redact_metadata_files,
     write_bundle,
 )
-from videonet_datasets.publish.check import Finding, list_files, scan_text_files
+from videonet_datasets.publish.check import Finding, Findings, list_files, scan_text_files
 from videonet_datasets.publish.hashing import CACHE_FILE, digest_files
 from videonet_datasets.publish.model_card import ModelCardInputs, parse_eval_results, render_model_card
 from videonet_datasets.publish.paths import PathScanner, dump_structured, load_structured
@@ -199,25 +199,13 @@ def inspect_weights(root: Path, rels: list[str]) -> WeightsInfo:
 
 
 @dataclass
-class ModelReport:
+class ModelReport(Findings):
     root: Path
     findings: list[Finding] = field(default_factory=list)
     weights: WeightsInfo | None = None
     model_type: str | None = None
     num_files: int = 0
     num_bytes: int = 0
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity != "error"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
     def format(self, limit: int = 50) -> str:
         w = self.weights

@@ -81,6 +81,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "web_videos": 400,
         "web_mix": {"single": 0.7, "multi": 0.15, "howto": 0.1, "compilation": 0.05},
     },
+    # ``videonet demo`` (videonet_datasets/demo): the full benchmark, shorter clips (ASR time is
+    # the demo's largest data cost) and mostly single-action web videos (the single_action filter).
+    "demo": {
+        "size": (96, 96),
+        "duration_scale": 0.5,
+        "web_videos": 80,
+        "web_mix": {"single": 0.7, "multi": 0.1, "howto": 0.1, "compilation": 0.1},
+    },
 }
 
 
