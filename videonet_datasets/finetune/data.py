@@ -247,9 +247,13 @@ def _hub_snapshot(repo_id: str, revision: str | None, configs: list[str]) -> Pat
 
 
 def _load(root: str, config: str, split: str, streaming: bool, description: str):
-    import datasets
+    from videonet_datasets.local_datasets import load_local_dataset
 
     try:
+        if Path(root).is_dir():
+            return load_local_dataset(root, config, split=split, streaming=streaming)
+        import datasets
+
         return datasets.load_dataset(root, config, split=split, streaming=streaming)
     except (ValueError, FileNotFoundError) as e:
         raise DataError(f"{description}: cannot load config {config!r} split {split!r}: {e}") from e

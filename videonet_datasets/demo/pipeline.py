@@ -1,0 +1,314 @@
+"""``videonet demo``: the whole system in miniature, each step by the project's own tools.
+
+1. ``videonet synth``           VideoNet-mini (the ``demo`` preset): benchmark clips + narrated web videos
+2. ``videonet mine-negatives``  hard negatives, offline; then ``videonet build-benchmark``
+3. ``videonet build-train``     weakly-labeled clips: localizer -> Whisper tiny.en -> the three filters
+4. ``recipes/finetune_molmo2.py`` the tiny random Molmo2 (``.model``) on the ``single_action`` clips
+5. ``videonet eval``            lmms-eval: ``videonet_mc``, ``videonet_binary_hard_0shot`` and their
+                                middle-frame ablations, for the base and the fine-tuned model
+6. ``videonet report``          tables and plots; the headline table is printed and checked against
+                                the issue's bar (fine-tuned >= base + 15 on both, and > middle frame)
+
+Every step runs as a subprocess (the exact command a user would type is printed), its
+output goes to the terminal and to ``OUT/logs/<step>.log``, and a finished step is recorded
+in ``OUT/demo_state.json`` (written atomically), so a rerun resumes after the last finished
+step.  Nothing is tuned to pass: the verdict is computed from lmms-eval's numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videonet_datasets.fsutil import atomic_write_json, atomic_write_text
+
+__all__ = ["DemoSettings", "Headline", "headline", "run_demo", "recipe_path"]
+
+MAIN_TASKS = ("videonet_mc", "videonet_binary_hard_0shot")
+MIDDLE_TASKS = ("videonet_mc_middle_frame", "videonet_binary_hard_0shot_middle_frame")
+FILTERS = ("single_action", "transcript_localized", "transcript_localized_title_match")
+REQUIRED_GAIN = 15.0
+
+
+def recipe_path() -> Path:
+    """``recipes/finetune_molmo2.py`` of the source tree this package runs from."""
+    return Path(__file__).resolve().parents[2] / "recipes" / "finetune_molmo2.py"
+
+
+def recipe_config() -> Path:
+    return Path(__file__).resolve().parents[2] / "recipes" / "configs" / "molmo2_demo_cpu.yaml"
+
+
+@dataclass
+class DemoSettings:
+    out: Path
+    preset: str = "demo"
+    seed: int = 0
+    filters: tuple[str, ...] = ("single_action",)  # one fine-tuned model per filter (paper Table 6)
+    steps: int | None = None  # override the recipe config's max_steps
+    eval_limit: int | None = None  # lmms-eval --limit (tests)
+    synth_args: tuple[str, ...] = ()  # extra `videonet synth` flags (tests: a smaller world)
+    train_args: tuple[str, ...] = ()  # extra `videonet build-train` flags
+    finetune_args: tuple[str, ...] = ()  # extra recipe flags
+    fps: float = 16.0  # evaluation sampling, as the recipe config trains
+    max_frames: int = 8
+    python: str = field(default_factory=lambda: sys.executable)
+
+
+@dataclass
+class Headline:
+    """The demo's headline numbers, in %: per model and task, ``accuracy``, ``random_baseline``
+    (the split's best single-answer guess) and ``unparsed_rate`` (None where not run)."""
+
+    rows: dict[str, dict[str, dict[str, float | None]]]
+
+    def value(self, model: str, task: str, key: str = "accuracy") -> float | None:
+        return self.rows.get(model, {}).get(task, {}).get(key)
+
+    def reference(self, task: str, base: str = "base") -> float | None:
+        """What a fine-tuned model has to beat: the base model, or the split's best
+        single-answer guess when that is higher.  A *random* tiny base model mostly emits
+        no parsable answer (0%), so "base + 15" alone would be passed by a model that only
+        learned the answer format."""
+        vals = [
+            v for v in (self.value(base, task), self.value(base, task, "random_baseline")) if v is not None
+        ]
+        return max(vals) if vals else None
+
+    def gain(self, model: str, task: str) -> float | None:
+        a, ref = self.value(model, task), self.reference(task)
+        return None if a is None or ref is None else a - ref
+
+    def verdict(self, model: str) -> list[tuple[str, bool | None]]:
+        """The issue's three checks for one fine-tuned model."""
+        checks: list[tuple[str, bool | None]] = []
+        for task in MAIN_TASKS:
+            g = self.gain(model, task)
+            text = f"{task}: fine-tuned >= max(base, best single answer) + {REQUIRED_GAIN:.0f}"
+            checks.append((text, None if g is None else g >= REQUIRED_GAIN))
+        for task, mid in zip(MAIN_TASKS, MIDDLE_TASKS):
+            full, m = self.value(model, task), self.value(model, mid)
+            margin = self.noise(model, task, mid)
+            text = f"{task}: video > middle frame" + (
+                f" by more than {margin:.1f} (2 standard errors)" if margin else ""
+            )
+            checks.append((text, None if full is None or m is None else full - m > margin))
+        return checks
+
+    def noise(self, model: str, task: str, other: str) -> float:
+        """Two standard errors of the difference of two accuracies (points), 0 if the question
+        counts are unknown: a model at chance "beats" its middle frame half of the time."""
+        n1, n2 = self.value(model, task, "n"), self.value(model, other, "n")
+        a, b = self.value(model, task), self.value(model, other)
+        if not n1 or not n2 or a is None or b is None:
+            return 0.0
+        p1, p2 = a / 100.0, b / 100.0
+        return 200.0 * (p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2) ** 0.5
+
+    def markdown(self) -> str:
+        tasks = [*MAIN_TASKS, *MIDDLE_TASKS]
+        lines = ["| model | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+        random_row = [self.value("base", t, "random_baseline") for t in tasks]
+        lines.append(
+            "| best single answer | "
+            + " | ".join("-" if v is None else f"{v:.1f}" for v in random_row)
+            + " |"
+        )
+        for model in self.rows:
+            cells = []
+            for t in tasks:
+                v, u = self.value(model, t), self.value(model, t, "unparsed_rate")
+                g = self.gain(model, t) if model != "base" and t in MAIN_TASKS else None
+                cell = "-" if v is None else f"{v:.1f}" + (f" ({g:+.1f})" if g is not None else "")
+                if u:
+                    cell += f" [{u:.0f}% unparsed]"
+                cells.append(cell)
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+
+def headline(results_dirs: dict[str, Path]) -> Headline:
+    """Per model and task: accuracy, random baseline and unparsed rate from lmms-eval's results files."""
+    from videonet_datasets.report import load_results
+
+    keys = ("accuracy", "random_baseline", "unparsed_rate")
+    rows: dict[str, dict[str, dict[str, float | None]]] = {}
+    for model, path in results_dirs.items():
+        results, _ = load_results([f"{model}={path}"])
+        vals: dict[str, dict[str, float | None]] = {
+            t: dict.fromkeys(keys) for t in (*MAIN_TASKS, *MIDDLE_TASKS)
+        }
+        for r in results:
+            if r.task not in vals:
+                continue
+            for key in keys:
+                v = r.metrics.get(key)
+                if isinstance(v, (int, float)):
+                    vals[r.task][key] = 100.0 * v if v <= 1.0 else float(v)
+            vals[r.task]["n"] = float(r.n) if r.n else None
+        rows[model] = vals
+    return Headline(rows)
+
+
+class _Runner:
+    """Runs the steps with a narrative, logs, timing and a resumable state file."""
+
+    def __init__(self, settings: DemoSettings, echo: Callable[[str], None]):
+        self.s = settings
+        self.echo = echo
+        self.out = settings.out
+        self.logs = self.out / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.state_path = self.out / "demo_state.json"
+        # A private 🤗 datasets cache: datasets 5.2 serves a *stale* cached copy when another local
+        # dataset directory with the same name, config and file names was loaded before (two demo
+        # outputs' "train/" or "benchmark/"), so a shared cache could train or evaluate on old data.
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
+                    "HF_DATASETS_CACHE": str((self.out / ".cache" / "hf_datasets").resolve())}  # fmt: skip
+        self.state: dict[str, Any] = (
+            json.loads(self.state_path.read_text()) if self.state_path.exists() else {"steps": {}}
+        )
+
+    def cli(self, *args: str) -> list[str]:
+        return [self.s.python, "-m", "videonet_datasets.cli", *args]
+
+    def step(
+        self,
+        name: str,
+        story: str,
+        commands: Sequence[Sequence[str]],
+        after: Callable[[], dict] | None = None,
+    ) -> dict:
+        done = self.state["steps"].get(name)
+        self.echo(f"\n=== {name}: {story}")
+        if done:
+            self.echo(
+                f"    (done in an earlier run, {done['seconds']:.0f} s; delete {self.state_path} to redo)"
+            )
+            return done
+        t0 = time.perf_counter()
+        with open(self.logs / f"{name}.log", "w") as log:
+            for cmd in commands:
+                self.echo("$ " + shlex.join(cmd))
+                log.write("$ " + shlex.join(cmd) + "\n")
+                log.flush()
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                        env=self.env)  # fmt: skip
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    sys.stdout.write(line)
+                    log.write(line)
+                if proc.wait() != 0:
+                    raise RuntimeError(f"step {name!r} failed (exit {proc.returncode}): {shlex.join(cmd)}; "
+                                       f"see {self.logs / (name + '.log')}")  # fmt: skip
+        record = {"seconds": round(time.perf_counter() - t0, 1), **(after() if after else {})}
+        self.state["steps"][name] = record
+        atomic_write_json(self.state_path, self.state)
+        self.echo(f"    {name} took {record['seconds']:.0f} s")
+        return record
+
+
+def _negative_agreement(designed: Path, mined: Path) -> dict[str, Any]:
+    """How many mined (action, negative) pairs the world's motion-based table also has."""
+
+    def pairs(path: Path) -> set[tuple[str, str, str]]:
+        out = set()
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                for k in ("negative_1", "negative_2", "negative_3"):
+                    out.add((row["domain"], row["action"], row[k]))
+        return out
+
+    a, b = pairs(designed), pairs(mined)
+    return {"mined_pairs": len(b), "also_in_world_table": len(a & b)}
+
+
+def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> Headline:
+    """Run (or resume) the demo; returns the headline numbers."""
+    t_start = time.perf_counter()
+    r = _Runner(settings, echo)
+    out = settings.out
+    world, bench, train = out / "world", out / "benchmark", out / "train"
+
+    r.step("1-synth", "generate VideoNet-mini: motion-defined actions (a middle frame carries no label) and "
+           "narrated web videos with titles and ground truth",
+           [r.cli("synth", "--out", str(world), "--preset", settings.preset, "--seed", str(settings.seed),
+                  *settings.synth_args)])  # fmt: skip
+
+    designed = world / "hard_negatives.world.csv"
+    if not designed.exists():
+        shutil.copy2(world / "hard_negatives.csv", designed)
+    r.step("2-negatives", "mine 3 hard negatives per action offline (embedding similarity + balanced "
+           "assignment) and build the benchmark (MC + binary k-shot) with them",
+           [r.cli("mine-negatives", str(world), "--output", str(world / "hard_negatives.csv"), "--force"),
+            r.cli("build-benchmark", str(world), "--out", str(bench), "--seed", str(settings.seed))],
+           after=lambda: _negative_agreement(designed, world / "hard_negatives.csv"))  # fmt: skip
+
+    r.step("3-train-data", "label the narrated web videos: localize windows, transcribe with Whisper tiny.en, "
+           "apply the three filters, 3 QA pairs per clip (with label precision against the ground truth)",
+           [r.cli("build-train", str(world), "--out", str(train), "--seed", str(settings.seed),
+                  *settings.train_args)])  # fmt: skip
+
+    base = out / "models" / "base"
+    r.step("4-base-model", "build the tiny random Molmo2 (real transformers classes, local tokenizer)",
+           [[settings.python, "-m", "videonet_datasets.demo.model", "--out", str(base),
+             "--actions", str(world / "actions.csv"), "--seed", str(settings.seed)]])  # fmt: skip
+
+    models: dict[str, Path] = {"base": base}
+    for filt in settings.filters:
+        run_dir = out / "runs" / filt
+        cmd = [settings.python, str(recipe_path()), "--config", str(recipe_config()),
+               "--model_name_or_path", str(base), "--dataset", str(train), "--dataset_config", filt,
+               "--output_dir", str(run_dir), "--seed", str(settings.seed), *settings.finetune_args]  # fmt: skip
+        if settings.steps is not None:
+            cmd += ["--max_steps", str(settings.steps), "--warmup_steps", str(min(100, settings.steps // 10))]
+        r.step(f"5-finetune-{filt}", f"fine-tune on the {filt} clips with recipes/finetune_molmo2.py", [cmd])
+        models[filt] = run_dir / "final"
+
+    results: dict[str, Path] = {}
+    for name, path in models.items():
+        eval_dir = out / "eval" / name
+        cmd = r.cli("eval", "--data", str(bench), "--model", "videonet_molmo2",
+                    "--model_args", f"pretrained={path},fps={settings.fps},max_frames={settings.max_frames},"
+                    "max_new_tokens=8", "--tasks", ",".join((*MAIN_TASKS, *MIDDLE_TASKS)),
+                    "--batch_size", "1", "--output_path", str(eval_dir))  # fmt: skip
+        if settings.eval_limit:
+            cmd += ["--limit", str(settings.eval_limit)]
+        r.step(f"6-eval-{name}", f"evaluate the {name} model with lmms-eval (MC, binary 0-shot, middle frame)",
+               [cmd])  # fmt: skip
+        results[name] = eval_dir
+
+    report_dir = out / "report"
+    r.step("7-report", "write the tables and plots",
+           [r.cli("report", *(f"{k}={v}" for k, v in results.items()), "--out", str(report_dir))])  # fmt: skip
+
+    head = headline(results)
+    lines = ["", "=== VideoNet-mini: headline (accuracy %; in brackets the gain over max(base, best single answer))",
+             "",
+             head.markdown(), ""]  # fmt: skip
+    for model in models:
+        if model == "base":
+            continue
+        for text, ok in head.verdict(model):
+            mark = "n/a" if ok is None else ("yes" if ok else "NO")
+            lines.append(f"  [{mark:>3}] {model}: {text}")
+    total = time.perf_counter() - t_start
+    lines.append(f"\nwall time of this run: {total / 60:.1f} min; step times in {r.state_path}; "
+                 f"report in {report_dir}")  # fmt: skip
+    text = "\n".join(lines)
+    echo(text)
+    atomic_write_text(out / "headline.md", head.markdown() + "\n" + text + "\n")
+    r.state["headline"] = head.rows
+    r.state["wall_seconds"] = round(total, 1)
+    atomic_write_json(r.state_path, r.state)
+    return head
