@@ -31,6 +31,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=sorted(PRESETS),
         help="default: the demo world; tiny: tests; train: 400 narrated videos for fine-tuning",
     )
+    p.add_argument(
+        "--taxonomy",
+        default=None,
+        choices=("default", "coarse"),
+        help="which actions: default (told apart by fine motion attributes, the paper's difficulty) or coarse "
+        "(told apart by direction of travel; the demo preset's)",
+    )
     p.add_argument("--domains", default=None, help="comma-separated domain names or slugs (default: all)")
     p.add_argument("--actions-per-domain", type=int, default=None, help="keep each domain's first N actions")
     p.add_argument("--web-videos", type=int, default=None, metavar="N", help="number of narrated web videos")
@@ -64,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         config = preset(
             args.preset,
             seed=args.seed,
+            taxonomy=args.taxonomy,
             domains=tuple(d.strip() for d in args.domains.split(",")) if args.domains else None,
             actions_per_domain=args.actions_per_domain,
             web_videos=args.web_videos,

@@ -46,7 +46,7 @@ class LabeledClip:
 
 def world_domains(config: SynthConfig) -> list[DomainDef]:
     """The domains (with their action subsets) of a world configuration."""
-    return select_domains(config.domains, config.actions_per_domain)
+    return select_domains(config.domains, config.actions_per_domain, config.taxonomy)
 
 
 def actor_positions(plan: ClipPlan, times: np.ndarray) -> np.ndarray:

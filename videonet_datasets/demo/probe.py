@@ -40,7 +40,6 @@ import torch
 
 from videonet_datasets.annotations import Action
 from videonet_datasets.demo.clips import LabeledClip, render_training_clips, world_domains
-from videonet_datasets.demo.model import rescale_embeddings
 from videonet_datasets.molmo2 import (
     TinyMolmo2Spec,
     answer_loss,
@@ -77,7 +76,7 @@ DIRECTION_QUESTION = (
     + MC_INSTRUCTION
 )
 #: Training tasks (``ProbeConfig.stages``); "+" packs several tasks' questions in one row.
-TASKS = ("paper", "still", "direction", "classify")
+TASKS = ("paper", "still", "direction", "classify", "generic")
 
 
 @dataclass
@@ -97,10 +96,13 @@ class ProbeConfig:
     model: dict[str, Any] = field(default_factory=dict)
     init_seed: int = 0
     embed_std: float | None = None  # re-draw token + ViT position embeddings with this std
+    spaced_names: bool = False  # put " name" (as in prompts) in the tokenizer's corpus: whole-word tokens
     # data
     train_seeds: int = 4  # world seeds 1..N
     clips_per_action: int = 10  # per seed
     fresh_questions: bool = True  # redraw the random QA negatives every epoch
+    fresh_clips: bool = False  # main stage: render new clips (new world seeds) every epoch
+    stage_fresh_clips: bool = True  # the same for the ``stages`` before it (warm-up tasks)
     # optimisation
     steps: int = 2000
     batch_size: int = 4
@@ -145,7 +147,7 @@ class EvalQuestion:
 # ----------------------------------------------------------------------------- data
 
 
-def _actions(config: SynthConfig) -> dict[str, list[Action]]:
+def world_actions(config: SynthConfig) -> dict[str, list[Action]]:
     """Per domain, the world's actions as annotation ``Action`` s (what ``make_qa`` takes)."""
     out: dict[str, list[Action]] = {}
     for d in world_domains(config):
@@ -160,6 +162,25 @@ def _qas(clip: LabeledClip, actions: Mapping[str, Sequence[Action]], seed: int) 
         (_text(qa["prompt"]), qa["answer"])
         for qa in make_qa(action, domain_actions, clip_uid=clip.uid, seed=seed)
     ]
+
+
+#: ``generic``: the coarse world's six directions named in plain words, asked in the paper's format
+#: (a stand-in for what a pretrained VLM knows before it sees any of the domain's action names).
+GENERIC_DOMAIN = "Motion"
+GENERIC_NAMES = {
+    ("up", "straight"): "move up", ("up", "right"): "move up and right", ("down", "right"): "move down and right",
+    ("down", "straight"): "move down", ("down", "left"): "move down and left", ("up", "left"): "move up and left",
+}  # fmt: skip
+GENERIC_ACTIONS = [Action("General", GENERIC_DOMAIN, n, "movement", "") for n in GENERIC_NAMES.values()]
+
+
+def _generic_qas(clip: LabeledClip, seed: int) -> list[tuple[str, str]]:
+    from videonet_datasets.synth.coarse import COARSE_DOMAINS
+
+    attrs = next(d.action(clip.action).attrs for d in COARSE_DOMAINS if d.name == clip.domain)
+    name = GENERIC_NAMES[(attrs["vertical"], attrs["horizontal"])]
+    action = next(a for a in GENERIC_ACTIONS if a.name == name)
+    return [(_text(qa["prompt"]), qa["answer"]) for qa in make_qa(action, GENERIC_ACTIONS, clip_uid=clip.uid, seed=seed)]
 
 
 def _text(prompt: str) -> str:
@@ -182,6 +203,8 @@ def task_qas(
         return _qas(clip, actions, seed)
     if task == "classify":
         return [(f"Which {clip.domain} action is shown in the video?", clip.action)]
+    if task == "generic":
+        return _generic_qas(clip, seed)
     if clip.positions is None:
         raise ValueError(f"task {task!r} needs the actor's positions")
     if task == "still":
@@ -338,11 +361,12 @@ def run_probe(
     torch.set_num_threads(cfg.threads)
     t_start = time.perf_counter()
     world = cfg.world()
-    actions = _actions(world)
+    actions = world_actions(world)
     names = sorted({a.name for acts in actions.values() for a in acts})
-    model, processor = make_tiny_molmo2(cfg.spec(), seed=cfg.init_seed, extra_corpus=[*names, *QUARTERS])
-    if cfg.embed_std is not None:
-        rescale_embeddings(model, cfg.embed_std, seed=cfg.init_seed)
+    model, processor = make_tiny_molmo2(
+        cfg.spec(), seed=cfg.init_seed, extra_corpus=[*(f" {n}" if cfg.spaced_names else n for n in names), *QUARTERS, *GENERIC_NAMES.values()],
+        embed_std=cfg.embed_std
+    )
     n_params = sum(p.numel() for p in model.parameters())
     if questions is None:
         questions = load_benchmark_questions(bench_dir, processor, fps=cfg.fps, max_frames=cfg.max_frames)
@@ -383,15 +407,24 @@ def run_probe(
     probe = None
     step = 0
     epochs = 0
+    fixed_clips = clips
     for stage_index, (task, n_steps) in enumerate(stages):
+        fresh = cfg.fresh_clips if stage_index == len(stages) - 1 else cfg.stage_fresh_clips
         if stage_index:
+            clips = fixed_clips
             rows = encode_task_rows(processor, clips, task, actions, cfg.seed)
         heldout_rows = encode_task_rows(processor, heldout, task, actions, 12345)
         order: list[int] = []
         refills = 0
         for _ in range(n_steps):
             if len(order) < cfg.batch_size:
-                if refills and cfg.fresh_questions and "paper" in task:
+                if refills and fresh:
+                    first = 1000 + (stage_index * 1000 + refills) * cfg.train_seeds
+                    clips = render_training_clips(
+                        world, list(range(first, first + cfg.train_seeds)), cfg.clips_per_action,
+                        fps=cfg.fps, max_frames=cfg.max_frames, size=cfg.image_size,
+                    )  # fmt: skip
+                if refills and (fresh or (cfg.fresh_questions and ("paper" in task or "generic" in task))):
                     rows = encode_task_rows(processor, clips, task, actions, cfg.seed + refills)
                 refills += 1
                 order = list(range(len(rows)))

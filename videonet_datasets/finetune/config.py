@@ -63,6 +63,11 @@ class FinetuneConfig:
         "", "TinyMolmo2Spec overrides for build_tiny_model, e.g. 'image_size=56,text_layers=2'."
     )
     tiny_model_seed: int = _f(0, "Seed of the tiny model's initialisation.")
+    tiny_embed_std: float | None = _f(
+        None,
+        "build_tiny_model: re-draw the token and ViT position embeddings from N(0, this std) (1.0 lets a "
+        "tiny random model learn from pixels; None keeps transformers' 0.02 - see molmo2/tiny.py).",
+    )
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = _f(
         "float32",
         "Weight dtype when loading. float32 + mixed_precision=bf16 keeps fp32 master weights (the paper's "
@@ -240,6 +245,8 @@ class FinetuneConfig:
             errors.append(f"num_threads must be >= 1, got {self.num_threads}")
         if self.tiny_model_spec and not self.build_tiny_model:
             errors.append("tiny_model_spec is set but build_tiny_model is not")
+        if self.tiny_embed_std is not None and not self.tiny_embed_std > 0:
+            errors.append(f"tiny_embed_std must be > 0 (or null), got {self.tiny_embed_std}")
         if errors:
             raise ConfigError("invalid fine-tuning settings:\n  " + "\n  ".join(errors))
         return self

@@ -57,7 +57,13 @@ def build_tiny_if_missing(config: FinetuneConfig, extra_corpus: Iterable[str] = 
     path = Path(config.model_name_or_path)
     if (path / "config.json").is_file():
         return False
-    built = build_tiny_molmo2(path, seed=config.tiny_model_seed, extra_corpus=extra_corpus, **config.tiny_sizes())
+    built = build_tiny_molmo2(
+        path,
+        seed=config.tiny_model_seed,
+        extra_corpus=extra_corpus,
+        embed_std=config.tiny_embed_std,
+        **config.tiny_sizes(),
+    )
     log.info("built a tiny random Molmo2 (%d parameters) at %s", built.num_parameters, path)
     return True
 

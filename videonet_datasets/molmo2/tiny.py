@@ -19,6 +19,14 @@ Two things differ from "just instantiate the config":
   (with the 0.02 init its value/output projections damp it ~40x per layer).
   ``"visual_fan_in"`` re-draws only the ViT and the adapter; ``"hf"`` keeps transformers'
   init (the "blind" model, useful to test that diagnostics catch it).
+* **Embedding scale** (``embed_std``, off by default).  ``fan_in`` leaves the two
+  embedding *tables* at std 0.02 while the features around them are of order 1: the ViT's
+  position embeddings are ~2% of a patch token (where the actor is in the frame is nearly
+  invisible to the pooled video tokens) and the LLM's token embeddings are ~2% of the
+  video features (the question's words are washed out by the first attention layer).
+  ``embed_std=1.0`` re-draws both tables from N(0, 1); with it (and ViT/connector learning
+  rates of 1e-3) a tiny model learns still-image and motion questions that stay at chance
+  without it (``docs/demo_experiments.md``).  ``make demo`` and the CPU recipe configs use it.
 * **Processor settings.**  ``Molmo2VideoProcessor`` leaves ``do_rescale`` and
   ``do_normalize`` unset by default, which feeds raw 0-255 bytes to the ViT; they are
   set explicitly here (and ``inputs.py`` passes them when a loaded processor lacks them).
@@ -121,6 +129,7 @@ class TinyMolmo2:
     init: str
     num_parameters: int
     build_seconds: float
+    embed_std: float | None = None
 
 
 def make_tiny_processor(spec: TinyMolmo2Spec, extra_corpus: Iterable[str] = ()) -> Molmo2Processor:
@@ -223,17 +232,34 @@ def reinit_linear_layers(module: nn.Module, generator: torch.Generator | None = 
     return count
 
 
+def _rescale_embeddings(
+    model: Molmo2ForConditionalGeneration, std: float, generator: torch.Generator | None = None
+) -> None:
+    """Re-draw the LLM's token embeddings and the ViT's position embeddings from N(0, ``std``)
+    (see "Embedding scale" in the module docstring)."""
+    if not std > 0:
+        raise ValueError(f"embed_std must be > 0, got {std}")
+    inner = model.model
+    with torch.no_grad():
+        for table in (inner.language_model.embed_tokens.weight, inner.vision_tower.positional_embedding):
+            table.copy_(torch.randn(table.shape, generator=generator) * std)
+
+
 def make_tiny_molmo2(
     spec: TinyMolmo2Spec | None = None,
     *,
     seed: int = 0,
     extra_corpus: Iterable[str] = (),
     init: str = "fan_in",
+    embed_std: float | None = None,
 ) -> tuple[Molmo2ForConditionalGeneration, Molmo2Processor]:
     """Build the tiny model and processor in memory (deterministic for ``seed``; the
-    caller's global RNG state is left untouched).  ``init``: see the module docstring."""
+    caller's global RNG state is left untouched).  ``init`` and ``embed_std`` (None = keep
+    transformers' 0.02 embedding tables): see the module docstring."""
     if init not in INIT_MODES:
         raise ValueError(f"init must be one of {INIT_MODES}, got {init!r}")
+    if embed_std is not None and not embed_std > 0:
+        raise ValueError(f"embed_std must be > 0 or None, got {embed_std}")
     spec = spec or TinyMolmo2Spec()
     processor = make_tiny_processor(spec, extra_corpus)
     tokenizer = processor.tokenizer
@@ -248,6 +274,8 @@ def make_tiny_molmo2(
         if init == "fan_in":
             reinit_linear_layers(model.model.language_model, generator)
             reinit_linear_layers(model.lm_head, generator)
+        if embed_std is not None:
+            _rescale_embeddings(model, embed_std, torch.Generator().manual_seed(seed + 7))
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -264,6 +292,7 @@ def build_tiny_molmo2(
     spec: TinyMolmo2Spec | None = None,
     extra_corpus: Iterable[str] = (),
     init: str = "fan_in",
+    embed_std: float | None = None,
     **sizes: object,
 ) -> TinyMolmo2:
     """Build a tiny Molmo2 offline and ``save_pretrained`` model + processor to ``out_dir``.
@@ -271,8 +300,8 @@ def build_tiny_molmo2(
     Sizes come from ``spec`` with any :class:`TinyMolmo2Spec` field overridden by keyword
     (``build_tiny_molmo2(d, text_layers=4, image_size=112)``).  ``extra_corpus`` adds text
     (e.g. the action names of a dataset) to the tokenizer's training corpus so that it
-    encodes them compactly.  The directory is written in place (``save_pretrained``
-    overwrites its own files).
+    encodes them compactly.  ``embed_std``: see :func:`make_tiny_molmo2`.  The directory is
+    written in place (``save_pretrained`` overwrites its own files).
     """
     fields = {f.name for f in dataclasses.fields(TinyMolmo2Spec)}
     unknown = sorted(set(sizes) - fields)
@@ -280,7 +309,9 @@ def build_tiny_molmo2(
         raise TypeError(f"unknown size argument(s) {unknown}; valid: {sorted(fields)}")
     spec = dataclasses.replace(spec or TinyMolmo2Spec(), **sizes)  # type: ignore[arg-type]
     t0 = time.perf_counter()
-    model, processor = make_tiny_molmo2(spec, seed=seed, extra_corpus=extra_corpus, init=init)
+    model, processor = make_tiny_molmo2(
+        spec, seed=seed, extra_corpus=extra_corpus, init=init, embed_std=embed_std
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -292,4 +323,5 @@ def build_tiny_molmo2(
         init=init,
         num_parameters=sum(p.numel() for p in model.parameters()),
         build_seconds=time.perf_counter() - t0,
+        embed_std=embed_std,
     )

@@ -1,9 +1,10 @@
 """Settings of a VideoNet-mini world, and the named presets.
 
-``default`` is what ``make demo`` generates (all five domains, 40 narrated web videos,
-128x128 at 15 fps: under a minute on two cores).  ``tiny`` is for tests.  ``train``
-keeps the benchmark the same and adds many more narrated videos - mostly single-action
-ones, the material of the ``single_action`` filter - for fine-tuning.
+``default`` is the full world (all five domains, 40 narrated web videos, 128x128 at 15 fps:
+under a minute on two cores).  ``tiny`` is for tests.  ``train`` keeps the benchmark the
+same and adds many more narrated videos - mostly single-action ones, the material of the
+``single_action`` filter - for fine-tuning.  ``demo`` is what ``make demo`` generates: the
+``coarse`` taxonomy (:mod:`.coarse`), smaller frames and shorter videos.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from videonet_datasets.synth.world import TAXONOMIES
 
 __all__ = ["PRESETS", "WEB_KINDS", "SynthConfig", "parse_mix", "preset"]
 
@@ -20,6 +23,7 @@ WEB_KINDS = ("single", "multi", "howto", "compilation")
 @dataclass(frozen=True)
 class SynthConfig:
     seed: int = 0
+    taxonomy: str = "default"  # which actions: world.TAXONOMIES ("coarse": the demo's learnable ones)
     domains: tuple[str, ...] | None = None  # None = every domain of the taxonomy
     actions_per_domain: int | None = None  # None = every action of each domain
     size: tuple[int, int] = (128, 128)  # width, height (even)
@@ -39,6 +43,8 @@ class SynthConfig:
             raise ValueError(f"size must be even and at least 16x16, got {w}x{h}")
         if not 1 <= self.fps <= 60:
             raise ValueError(f"fps must be in [1, 60], got {self.fps}")
+        if self.taxonomy not in TAXONOMIES:
+            raise ValueError(f"taxonomy must be one of {TAXONOMIES}, got {self.taxonomy!r}")
         if self.web_videos < 0:
             raise ValueError(f"web_videos must be >= 0, got {self.web_videos}")
         if self.duration_scale <= 0:
@@ -81,9 +87,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "web_videos": 400,
         "web_mix": {"single": 0.7, "multi": 0.15, "howto": 0.1, "compilation": 0.05},
     },
-    # ``videonet demo`` (videonet_datasets/demo): the full benchmark, shorter clips (ASR time is
-    # the demo's largest data cost) and mostly single-action web videos (the single_action filter).
+    # ``videonet demo`` (videonet_datasets/demo): the coarse taxonomy (actions told apart by their
+    # direction of travel, which a tiny model learns on a CPU), shorter clips (ASR time is the
+    # demo's largest data cost) and mostly single-action web videos (the single_action filter).
     "demo": {
+        "taxonomy": "coarse",
         "size": (96, 96),
         "duration_scale": 0.5,
         "web_videos": 80,

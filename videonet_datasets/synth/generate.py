@@ -311,7 +311,7 @@ def generate_world(
     config = config or SynthConfig()
     out = Path(out_dir)
     _check_out_dir(out)
-    domains = select_domains(config.domains, config.actions_per_domain)
+    domains = select_domains(config.domains, config.actions_per_domain, config.taxonomy)
     negatives = {d.name: choose_negatives(d.actions) for d in domains}
     clips: list[ClipPlan] = plan_clips(config, domains)
     webs: list[WebPlan] = plan_web_videos(config, domains, negatives) if config.web_videos else []

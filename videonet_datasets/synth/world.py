@@ -36,6 +36,8 @@ __all__ = [
     "choose_negatives",
     "definition_for",
     "select_domains",
+    "taxonomy_domains",
+    "TAXONOMIES",
 ]
 
 Segment = dict[str, Any]
@@ -540,21 +542,39 @@ def _check_taxonomy(domains: Sequence[DomainDef]) -> None:
 _check_taxonomy(DOMAINS)
 
 
+#: Taxonomies a world can be built from (``SynthConfig.taxonomy``): ``default`` = the actions
+#: above (fine attributes: the paper's difficulty); ``coarse`` = :mod:`.coarse` (the same domains,
+#: actions told apart by their direction of travel: what ``make demo``'s tiny model can learn).
+TAXONOMIES = ("default", "coarse")
+
+
+def taxonomy_domains(taxonomy: str = "default") -> tuple[DomainDef, ...]:
+    """Every domain of a taxonomy."""
+    if taxonomy == "default":
+        return DOMAINS
+    if taxonomy == "coarse":
+        from videonet_datasets.synth.coarse import COARSE_DOMAINS  # imports this module
+
+        return COARSE_DOMAINS
+    raise ValueError(f"unknown taxonomy {taxonomy!r}; choose from {TAXONOMIES}")
+
+
 def select_domains(
-    names: Sequence[str] | None = None, actions_per_domain: int | None = None
+    names: Sequence[str] | None = None, actions_per_domain: int | None = None, taxonomy: str = "default"
 ) -> list[DomainDef]:
     """The domains of a (possibly reduced) world, in taxonomy order.
 
     ``names`` picks domains by name or slug (case-insensitive); ``actions_per_domain``
     keeps each domain's first N actions (N >= 4: an action needs 3 negatives)."""
-    chosen = list(DOMAINS)
+    every = taxonomy_domains(taxonomy)
+    chosen = list(every)
     if names:
         wanted = {n.strip().lower() for n in names if n.strip()}
-        known = {d.name.lower() for d in DOMAINS} | {d.slug for d in DOMAINS}
+        known = {d.name.lower() for d in every} | {d.slug for d in every}
         unknown = sorted(wanted - known)
         if unknown:
-            raise ValueError(f"unknown domain(s) {unknown}; choose from {[d.name for d in DOMAINS]}")
-        chosen = [d for d in DOMAINS if d.name.lower() in wanted or d.slug in wanted]
+            raise ValueError(f"unknown domain(s) {unknown}; choose from {[d.name for d in every]}")
+        chosen = [d for d in every if d.name.lower() in wanted or d.slug in wanted]
     if actions_per_domain is not None:
         if actions_per_domain < 4:
             raise ValueError(

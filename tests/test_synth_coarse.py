@@ -1,0 +1,91 @@
+"""The ``coarse`` taxonomy (``make demo``'s world): the same contract as the default one - enough
+categories, domains and actions, hard negatives by the paper's rule, a middle frame that cannot tell
+an action from the others while the motion can - with actions told apart by direction of travel."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+from test_synth import _loo_nearest_centroid, _middle_mask, _middle_pixels, _motion_feature
+
+from videonet_datasets.synth import SynthConfig, preset
+from videonet_datasets.synth.coarse import COARSE_DOMAINS, DIRECTIONS
+from videonet_datasets.synth.motion import evaluate, max_extent, motion_signature
+from videonet_datasets.synth.plan import _plan_one, clip_durations, plan_clips
+from videonet_datasets.synth.world import (
+    DOMAINS,
+    choose_negatives,
+    definition_for,
+    select_domains,
+    taxonomy_domains,
+)
+
+
+def test_coarse_taxonomy_has_the_paper_shape_and_nearest_directions_as_negatives() -> None:
+    assert taxonomy_domains("coarse") is COARSE_DOMAINS and taxonomy_domains() is DOMAINS
+    assert len({d.category for d in COARSE_DOMAINS}) >= 3 and len(COARSE_DOMAINS) >= 4
+    assert [d.name for d in COARSE_DOMAINS] == [d.name for d in DOMAINS]  # same domains, other actions
+    for d in COARSE_DOMAINS:
+        assert len(d.actions) >= 6
+        assert {(a.attrs["vertical"], a.attrs["horizontal"]) for a in d.actions} == set(DIRECTIONS)
+        sigs = [motion_signature(a.motion) for a in d.actions]
+        for i in range(len(sigs)):
+            for j in range(i + 1, len(sigs)):
+                assert np.abs(sigs[i] - sigs[j]).max() > 0.2, (d.name, d.actions[i].name, d.actions[j].name)
+        negatives = choose_negatives(d.actions)
+        uses = Counter(n for trio in negatives.values() for n in trio)
+        assert all(2 <= uses[a.name] <= 5 for a in d.actions)
+        for a in d.actions:
+            here = np.array(DIRECTIONS[(a.attrs["vertical"], a.attrs["horizontal"])])
+            angles = []
+            for n in negatives[a.name]:
+                other = d.action(n).attrs
+                there = np.array(DIRECTIONS[(other["vertical"], other["horizontal"])])
+                angles.append(math.degrees(math.acos(float(np.clip(here @ there, -1, 1)))))
+            # hard negatives: both 60-degree neighbours, and one more action differing in one attribute
+            assert sorted(angles)[:2] == pytest.approx([60, 60], abs=1), (a.name, angles)
+            text = definition_for(d, a, negatives[a.name])
+            assert all(n in text for n in negatives[a.name]) and "direction of travel" in text
+
+
+def test_every_action_of_a_domain_travels_the_same_distance_in_its_own_direction() -> None:
+    for d in COARSE_DOMAINS:
+        extents = {round(max_extent(a.motion), 3) for a in d.actions}
+        assert len(extents) <= 2, (d.name, extents)  # hops add a little only to upward travel
+        for a in d.actions:
+            pose = evaluate(a.motion, [0.0, 1.0])
+            travel = np.array([pose.x[1] - pose.x[0], pose.y[1] - pose.y[0]])
+            unit = np.array(DIRECTIONS[(a.attrs["vertical"], a.attrs["horizontal"])])
+            assert np.linalg.norm(travel) > 1.0 and travel @ unit / np.linalg.norm(travel) > 0.99
+
+
+@pytest.mark.parametrize("domain_name", ["Figure Skating", "Knots"])
+def test_coarse_middle_frame_is_at_chance_while_motion_separates_actions(domain_name: str) -> None:
+    cfg = SynthConfig(taxonomy="coarse", size=(64, 64), fps=10.0)
+    (domain,) = select_domains([domain_name], taxonomy="coarse")
+    per_action = 20  # with 10 the leave-one-out scores of 60 clips swing by +-0.15 around chance
+    durations = clip_durations(domain, len(domain.actions) * per_action, cfg.seed, 1.0)
+    plans = [
+        _plan_one(cfg, domain, action, k + 1, durations[i * per_action + k])
+        for i, action in enumerate(domain.actions)
+        for k in range(per_action)
+    ]
+    labels = [p.action for p in plans]
+    chance = 1.0 / len(domain.actions)
+    assert _loo_nearest_centroid([_motion_feature(p) for p in plans], labels) >= 0.9
+    assert _loo_nearest_centroid([_middle_pixels(p) for p in plans], labels) <= chance + 0.15
+    assert _loo_nearest_centroid([_middle_mask(p) for p in plans], labels) <= chance + 0.15
+
+
+def test_demo_preset_builds_the_coarse_world() -> None:
+    cfg = preset("demo")
+    assert cfg.taxonomy == "coarse" and cfg.to_json()["taxonomy"] == "coarse"
+    plans = plan_clips(cfg, select_domains(taxonomy=cfg.taxonomy))
+    assert len(plans) == 5 * 30 and {p.action for p in plans} == {a.name for d in COARSE_DOMAINS for a in d.actions}
+    with pytest.raises(ValueError, match="taxonomy"):
+        SynthConfig(taxonomy="fine")
+    with pytest.raises(ValueError, match="unknown taxonomy"):
+        select_domains(taxonomy="fine")
