@@ -25,7 +25,7 @@ from videonet_datasets.synth.narration import NarrationError, _parse_wav, place_
 from videonet_datasets.synth.plan import ClipPlan, _plan_one, clip_durations, plan_clips
 from videonet_datasets.synth.render import render_at
 from videonet_datasets.synth.web import NEAR, allocate_kinds, plan_web_videos
-from videonet_datasets.synth.world import DOMAINS, choose_negatives, definition_for, select_domains
+from videonet_datasets.synth.world import DOMAINS, DomainDef, choose_negatives, definition_for, select_domains
 from videonet_datasets.video import probe_video
 
 TINY = preset("tiny", web_videos=4)
@@ -331,17 +331,24 @@ def test_middle_frame_is_at_chance_while_motion_separates_actions(domain_name: s
 # ----------------------------------------------------------------- the taxonomy
 
 
+def check_distinct_motions_and_balanced_negatives(d: DomainDef, min_gap: float) -> dict[str, list[str]]:
+    """Every two actions of ``d`` move differently (signatures > ``min_gap`` apart) and its
+    hard negatives use each action 2-5 times; returns the negatives (shared with the coarse taxonomy's test)."""
+    sigs = [motion_signature(a.motion) for a in d.actions]
+    for i in range(len(sigs)):
+        for j in range(i + 1, len(sigs)):
+            assert np.abs(sigs[i] - sigs[j]).max() > min_gap, (d.name, d.actions[i].name, d.actions[j].name)
+    negatives = choose_negatives(d.actions)
+    uses = Counter(n for trio in negatives.values() for n in trio)
+    assert all(2 <= uses[a.name] <= 5 for a in d.actions)
+    return negatives
+
+
 def test_taxonomy_has_enough_domains_and_distinct_motions() -> None:
     assert len({d.category for d in DOMAINS}) >= 3 and len(DOMAINS) >= 4
     for d in DOMAINS:
         assert 6 <= len(d.actions) <= 8
-        sigs = [motion_signature(a.motion) for a in d.actions]
-        for i in range(len(sigs)):
-            for j in range(i + 1, len(sigs)):
-                assert np.abs(sigs[i] - sigs[j]).max() > 0.05, (d.name, d.actions[i].name, d.actions[j].name)
-        negatives = choose_negatives(d.actions)
-        uses = Counter(n for trio in negatives.values() for n in trio)
-        assert all(2 <= uses[a.name] <= 5 for a in d.actions)
+        negatives = check_distinct_motions_and_balanced_negatives(d, 0.05)
         for a in d.actions:
             diffs = [sum(a.attrs[k] != d.action(n).attrs[k] for k in a.attrs) for n in negatives[a.name]]
             assert min(diffs) == 1, (a.name, negatives[a.name])  # at least one differs in a single aspect

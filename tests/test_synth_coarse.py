@@ -5,19 +5,23 @@ an action from the others while the motion can - with actions told apart by dire
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
-from test_synth import _loo_nearest_centroid, _middle_mask, _middle_pixels, _motion_feature
+from test_synth import (
+    _loo_nearest_centroid,
+    _middle_mask,
+    _middle_pixels,
+    _motion_feature,
+    check_distinct_motions_and_balanced_negatives,
+)
 
 from videonet_datasets.synth import SynthConfig, preset
 from videonet_datasets.synth.coarse import COARSE_DOMAINS, DIRECTIONS
-from videonet_datasets.synth.motion import evaluate, max_extent, motion_signature
+from videonet_datasets.synth.motion import evaluate, max_extent
 from videonet_datasets.synth.plan import _plan_one, clip_durations, plan_clips
 from videonet_datasets.synth.world import (
     DOMAINS,
-    choose_negatives,
     definition_for,
     select_domains,
     taxonomy_domains,
@@ -31,13 +35,7 @@ def test_coarse_taxonomy_has_the_paper_shape_and_nearest_directions_as_negatives
     for d in COARSE_DOMAINS:
         assert len(d.actions) >= 6
         assert {(a.attrs["vertical"], a.attrs["horizontal"]) for a in d.actions} == set(DIRECTIONS)
-        sigs = [motion_signature(a.motion) for a in d.actions]
-        for i in range(len(sigs)):
-            for j in range(i + 1, len(sigs)):
-                assert np.abs(sigs[i] - sigs[j]).max() > 0.2, (d.name, d.actions[i].name, d.actions[j].name)
-        negatives = choose_negatives(d.actions)
-        uses = Counter(n for trio in negatives.values() for n in trio)
-        assert all(2 <= uses[a.name] <= 5 for a in d.actions)
+        negatives = check_distinct_motions_and_balanced_negatives(d, 0.2)
         for a in d.actions:
             here = np.array(DIRECTIONS[(a.attrs["vertical"], a.attrs["horizontal"])])
             angles = []
@@ -84,7 +82,9 @@ def test_demo_preset_builds_the_coarse_world() -> None:
     cfg = preset("demo")
     assert cfg.taxonomy == "coarse" and cfg.to_json()["taxonomy"] == "coarse"
     plans = plan_clips(cfg, select_domains(taxonomy=cfg.taxonomy))
-    assert len(plans) == 5 * 30 and {p.action for p in plans} == {a.name for d in COARSE_DOMAINS for a in d.actions}
+    assert len(plans) == 5 * 30 and {p.action for p in plans} == {
+        a.name for d in COARSE_DOMAINS for a in d.actions
+    }
     with pytest.raises(ValueError, match="taxonomy"):
         SynthConfig(taxonomy="fine")
     with pytest.raises(ValueError, match="unknown taxonomy"):
