@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -591,6 +592,32 @@ def test_write_video_round_trip(tmp_path: Path) -> None:
     assert [index_of(x) for x in f.frames] == list(range(100, 145))
     assert np.abs(f.frames.astype(int) - frames.astype(int)).mean() < 4
     assert write_video(tmp_path / "rt2.mp4", frames, 15, crf=10).read_bytes() == out.read_bytes()
+
+
+def test_write_video_bytes_do_not_depend_on_uninitialised_memory(tmp_path: Path) -> None:
+    """Identical runs used to write different bytes now and then: x264's macroblock-tree rate
+    control reads memory it never initialised.  Two processes whose freed heap holds 0x00 and
+    0xFF bytes when the encoder opens must write the same file (with mbtree on, 0xFF changed it)."""
+    script = (
+        "import sys, types, av, numpy as np\n"
+        "import videonet_datasets.video as V\n"
+        "fill = int(sys.argv[2])\n"
+        "def from_ndarray(*a, **k):  # fill freed heap with `fill` right before each frame is made\n"
+        "    junk = [bytearray([fill]) * n for n in (4096, 8192, 16384, 27648, 30000, 65536, 131072) * 20]\n"
+        "    del junk  # (the first frame's encode opens the encoder on this heap)\n"
+        "    return av.VideoFrame.from_ndarray(*a, **k)\n"
+        "frames = types.SimpleNamespace(from_ndarray=from_ndarray)\n"
+        "V.av = types.SimpleNamespace(open=av.open, codec=av.codec, VideoFrame=frames)\n"
+        "y, x = np.mgrid[0:96, 0:96]\n"
+        "f = [np.stack([(x * 3 + i) % 256, (y * 2) % 256, (x + y + 7 * i) % 256], -1).astype(np.uint8) for i in range(12)]\n"
+        "V.write_video(sys.argv[1], f, 15)\n"
+    )
+    outs = []
+    for fill in (0, 255):
+        out = tmp_path / f"{fill}.mp4"
+        subprocess.run([sys.executable, "-c", script, str(out), str(fill)], check=True)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
 
 
 @pytest.mark.parametrize(

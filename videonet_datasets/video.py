@@ -769,6 +769,10 @@ def _encoder_options(crf: int, preset: str, gop: int) -> dict[str, str]:
         # version strings for the same reason.
         "threads": "1",
         "flags": "+bitexact",
+        # x264's macroblock-tree rate control reads memory it never initialised: with it on,
+        # the same frames gave different bytes from one process to the next (1-38 of 230
+        # VideoNet-mini videos per run; tests/test_video.py provokes it by dirtying the heap).
+        "mbtree": "0",
     }
 
 
