@@ -307,17 +307,21 @@ def _loo_nearest_centroid(features: list[np.ndarray], labels: list[str]) -> floa
     return hits / len(x)
 
 
-@pytest.mark.parametrize("domain_name", ["Figure Skating", "Ballet"])
-def test_middle_frame_is_at_chance_while_motion_separates_actions(domain_name: str) -> None:
-    cfg = SynthConfig(size=(64, 64), fps=10.0)
-    (domain,) = select_domains([domain_name])
-    per_action = 10
+def plans_per_action(cfg: SynthConfig, domain: DomainDef, per_action: int) -> list[ClipPlan]:
+    """``per_action`` planned clips of every action of ``domain`` (shared with the coarse taxonomy's test)."""
     durations = clip_durations(domain, len(domain.actions) * per_action, cfg.seed, 1.0)
-    plans = [
+    return [
         _plan_one(cfg, domain, action, k + 1, durations[i * per_action + k])
         for i, action in enumerate(domain.actions)
         for k in range(per_action)
     ]
+
+
+@pytest.mark.parametrize("domain_name", ["Figure Skating", "Ballet"])
+def test_middle_frame_is_at_chance_while_motion_separates_actions(domain_name: str) -> None:
+    cfg = SynthConfig(size=(64, 64), fps=10.0)
+    (domain,) = select_domains([domain_name])
+    plans = plans_per_action(cfg, domain, 10)
     labels = [p.action for p in plans]
     chance = 1.0 / len(domain.actions)
     motion = _loo_nearest_centroid([_motion_feature(p) for p in plans], labels)

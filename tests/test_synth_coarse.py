@@ -14,12 +14,13 @@ from test_synth import (
     _middle_pixels,
     _motion_feature,
     check_distinct_motions_and_balanced_negatives,
+    plans_per_action,
 )
 
 from videonet_datasets.synth import SynthConfig, preset
 from videonet_datasets.synth.coarse import COARSE_DOMAINS, DIRECTIONS
 from videonet_datasets.synth.motion import evaluate, max_extent
-from videonet_datasets.synth.plan import _plan_one, clip_durations, plan_clips
+from videonet_datasets.synth.plan import plan_clips
 from videonet_datasets.synth.world import (
     DOMAINS,
     definition_for,
@@ -64,13 +65,7 @@ def test_every_action_of_a_domain_travels_the_same_distance_in_its_own_direction
 def test_coarse_middle_frame_is_at_chance_while_motion_separates_actions(domain_name: str) -> None:
     cfg = SynthConfig(taxonomy="coarse", size=(64, 64), fps=10.0)
     (domain,) = select_domains([domain_name], taxonomy="coarse")
-    per_action = 20  # with 10 the leave-one-out scores of 60 clips swing by +-0.15 around chance
-    durations = clip_durations(domain, len(domain.actions) * per_action, cfg.seed, 1.0)
-    plans = [
-        _plan_one(cfg, domain, action, k + 1, durations[i * per_action + k])
-        for i, action in enumerate(domain.actions)
-        for k in range(per_action)
-    ]
+    plans = plans_per_action(cfg, domain, 20)  # with 10, leave-one-out over 60 clips swings +-0.15 around chance
     labels = [p.action for p in plans]
     chance = 1.0 / len(domain.actions)
     assert _loo_nearest_centroid([_motion_feature(p) for p in plans], labels) >= 0.9
