@@ -57,7 +57,7 @@ install: system-deps $(STAMP)
 demo: install
 	$(BIN)/videonet demo --out $(DEMO_OUT)
 
-# Paper Table 6 in miniature: the three filters' models, 8,000 fine-tuning steps each (37 min on
+# Paper Table 6 in miniature: the three filters' models, 8,000 fine-tuning steps each (38 min on
 # 2 cores; what the tiny model reached: docs/demo_experiments.md).
 REPRODUCE_OUT ?= reproduce_output
 reproduce: install
