@@ -28,7 +28,7 @@ all: help
 
 help:
 	@echo "make demo      - install (if needed) and run the main job on VideoNet-mini"
-	@echo "make reproduce - the demo's longer run: one model per training filter, 8,000 steps each"
+	@echo "make reproduce - the demo with one fine-tuned model per training filter (paper Table 6)"
 	@echo "make test      - install (if needed) and run the fast test-suite"
 	@echo "make test-slow - the slow tests as well"
 	@echo "make bench     - speed/memory benchmarks (bench/)"
@@ -57,11 +57,11 @@ install: system-deps $(STAMP)
 demo: install
 	$(BIN)/videonet demo --out $(DEMO_OUT)
 
-# Paper Table 6 in miniature: the three filters' models, 8,000 fine-tuning steps each (38 min on
-# 2 cores; what the tiny model reached: docs/demo_experiments.md).
+# Paper Table 6 in miniature: the demo with one fine-tuned model per training filter (~20 min on
+# 2 cores; what each model reached: docs/demo_experiments.md).
 REPRODUCE_OUT ?= reproduce_output
 reproduce: install
-	$(BIN)/videonet demo --out $(REPRODUCE_OUT) --steps 8000 \
+	$(BIN)/videonet demo --out $(REPRODUCE_OUT) \
 	  --filters single_action,transcript_localized,transcript_localized_title_match
 
 test: install

@@ -109,16 +109,21 @@ def test_demo_model_scales_its_embedding_tables(tmp_path: Path) -> None:
 
 
 def test_reduced_demo_runs_every_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The tiny world through every real step: synth, mine-negatives, build-benchmark, build-train
-    (Whisper tiny.en), the recipe (10 steps), lmms-eval on both models, the report."""
+    """The tiny world (coarse taxonomy) through every real step: synth, mine-negatives, build-benchmark,
+    build-train (Whisper tiny.en), the base model (random + 6 pretraining steps), the recipe (10 steps),
+    lmms-eval on both models, the report."""
     out = tmp_path / "demo"
-    settings = DemoSettings(out=out, preset="tiny", steps=10, eval_limit=6, synth_args=("--quiet",))
+    settings = DemoSettings(out=out, preset="tiny", steps=10, eval_limit=6, synth_args=("--quiet", "--taxonomy", "coarse"),
+                            pretrain_steps=(3, 3), pretrain_args=("--clips-per-action", "1", "--quiet"))  # fmt: skip
     head = run_demo(settings)
     state = json.loads((out / "demo_state.json").read_text())
     assert list(state["steps"]) == ["1-synth", "2-negatives", "3-train-data", "4-base-model",
                                     "5-finetune-single_action", "6-eval-base", "6-eval-single_action",
                                     "7-report"]  # fmt: skip
     assert state["steps"]["2-negatives"]["mined_pairs"] == 3 * 12  # tiny: 2 domains x 6 actions
+    pretraining = state["steps"]["4-base-model"]["pretraining"]
+    assert [p["stage"] for p in pretraining] == ["generic_classify", "generic"]
+    assert (out / "models" / "base" / "pretraining.json").exists() and (out / "models" / "random").is_dir()
     assert (out / "runs" / "single_action" / "final" / "config.json").exists()
     for model in ("base", "single_action"):
         for task in (*MAIN_TASKS, *MIDDLE_TASKS):

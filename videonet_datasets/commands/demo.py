@@ -29,6 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "all three = the paper's Table 6 in miniature)",
     )
     p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the recipe config's)")
+    p.add_argument(
+        "--pretrain-steps",
+        default=None,
+        help="generic pretraining steps per stage, N,M (generic_classify, generic; default: "
+        "videonet_datasets.demo.pretrain.PretrainConfig)",
+    )
     p.add_argument("--eval-limit", type=int, default=None, help="questions per task (quick checks)")
     p.set_defaults(func=run)
 
@@ -41,9 +47,16 @@ def run(args: argparse.Namespace) -> int:
     if unknown or not filters:
         print(f"error: --filters: unknown {unknown}; choose from {', '.join(FILTERS)}")
         return 2
+    pretrain_steps = None
+    if args.pretrain_steps:
+        try:
+            pretrain_steps = tuple(int(x) for x in args.pretrain_steps.split(","))
+        except ValueError:
+            print(f"error: --pretrain-steps must be comma-separated integers, got {args.pretrain_steps!r}")
+            return 2
     settings = DemoSettings(
         out=Path(args.out), preset=args.preset, seed=args.seed, filters=filters, steps=args.steps,
-        eval_limit=args.eval_limit,
+        eval_limit=args.eval_limit, pretrain_steps=pretrain_steps,
     )  # fmt: skip
     try:
         run_demo(settings)

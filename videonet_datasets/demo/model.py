@@ -16,8 +16,9 @@ from videonet_datasets.molmo2 import build_tiny_molmo2
 
 __all__ = ["DEMO_SPEC", "build_demo_model"]
 
-#: The demo model's sizes: 56 px frames (16 patches pooled 2x2 into 4 tokens), 8 frames.
-DEMO_SPEC: dict[str, Any] = {"image_size": 56, "num_frames": 8}
+#: The demo model's sizes: 56 px frames (16 patches pooled 2x2 into 4 tokens), 8 frames, a 4-layer
+#: LLM (2 layers never got past the generic pretraining's first stage; docs/demo_experiments.md).
+DEMO_SPEC: dict[str, Any] = {"image_size": 56, "num_frames": 8, "text_layers": 4}
 
 
 def build_demo_model(
@@ -29,8 +30,11 @@ def build_demo_model(
     **sizes: Any,
 ) -> dict[str, Any]:
     """Build and ``save_pretrained`` the demo's base model; returns what was built."""
+    from videonet_datasets.demo.pretrain import GENERIC_DOMAIN, GENERIC_WORDS
+
+    corpus = [*extra_corpus, GENERIC_DOMAIN, *GENERIC_WORDS]  # the pretraining's words, compactly
     built = build_tiny_molmo2(
-        out_dir, seed=seed, extra_corpus=extra_corpus, embed_std=embed_std, **{**DEMO_SPEC, **sizes}
+        out_dir, seed=seed, extra_corpus=corpus, embed_std=embed_std, **{**DEMO_SPEC, **sizes}
     )
     return {
         "path": str(built.path),

@@ -40,6 +40,7 @@ import torch
 
 from videonet_datasets.annotations import Action
 from videonet_datasets.demo.clips import LabeledClip, render_training_clips, world_domains
+from videonet_datasets.demo.pretrain import GENERIC_NAMES, heldout_accuracy, pretrain_qas
 from videonet_datasets.molmo2 import (
     TinyMolmo2Spec,
     answer_loss,
@@ -76,7 +77,7 @@ DIRECTION_QUESTION = (
     + MC_INSTRUCTION
 )
 #: Training tasks (``ProbeConfig.stages``); "+" packs several tasks' questions in one row.
-TASKS = ("paper", "still", "direction", "classify", "generic")
+TASKS = ("paper", "still", "direction", "classify", "generic", "generic_classify")
 
 
 @dataclass
@@ -164,23 +165,13 @@ def _qas(clip: LabeledClip, actions: Mapping[str, Sequence[Action]], seed: int) 
     ]
 
 
-#: ``generic``: the coarse world's six directions named in plain words, asked in the paper's format
-#: (a stand-in for what a pretrained VLM knows before it sees any of the domain's action names).
-GENERIC_DOMAIN = "Motion"
-GENERIC_NAMES = {
-    ("up", "straight"): "move up", ("up", "right"): "move up and right", ("down", "right"): "move down and right",
-    ("down", "straight"): "move down", ("down", "left"): "move down and left", ("up", "left"): "move up and left",
-}  # fmt: skip
-GENERIC_ACTIONS = [Action("General", GENERIC_DOMAIN, n, "movement", "") for n in GENERIC_NAMES.values()]
+#: ``generic`` / ``generic_classify``: the coarse world's six directions named in plain words - the
+#: demo's pretraining questions (:mod:`.pretrain`, where they are defined).
+_COARSE = SynthConfig(taxonomy="coarse")
 
 
 def _generic_qas(clip: LabeledClip, seed: int) -> list[tuple[str, str]]:
-    from videonet_datasets.synth.coarse import COARSE_DOMAINS
-
-    attrs = next(d.action(clip.action).attrs for d in COARSE_DOMAINS if d.name == clip.domain)
-    name = GENERIC_NAMES[(attrs["vertical"], attrs["horizontal"])]
-    action = next(a for a in GENERIC_ACTIONS if a.name == name)
-    return [(_text(qa["prompt"]), qa["answer"]) for qa in make_qa(action, GENERIC_ACTIONS, clip_uid=clip.uid, seed=seed)]
+    return pretrain_qas("generic", clip, _COARSE, seed)
 
 
 def _text(prompt: str) -> str:
@@ -205,6 +196,8 @@ def task_qas(
         return [(f"Which {clip.domain} action is shown in the video?", clip.action)]
     if task == "generic":
         return _generic_qas(clip, seed)
+    if task == "generic_classify":  # the generic direction named directly (no matching, no letters)
+        return pretrain_qas("generic_classify", clip, _COARSE, seed)
     if clip.positions is None:
         raise ValueError(f"task {task!r} needs the actor's positions")
     if task == "still":
@@ -324,18 +317,11 @@ def task_accuracy(
 ) -> float:
     """Share of packed QAs whose answer tokens are all the argmax under teacher forcing
     (= greedy decoding's answer for these short answers)."""
-    model.eval()
-    right = total = 0
-    for start in range(0, len(rows), batch_size):
-        batch = collate_packed(rows[start : start + batch_size], pad_token_id)
-        out = answer_loss(model, batch)
-        keep = batch["labels"][:, 1:] != -100
-        qa_of = (batch["segment_ids"][:, :-1] * 1000 + torch.arange(len(keep))[:, None] * 1_000_000)[keep]
-        hit = out.logits.argmax(-1) == out.targets
-        for qa in qa_of.unique():
-            right += int(hit[qa_of == qa].all())
-            total += 1
-    return 100.0 * right / max(1, total)
+    return heldout_accuracy(model, rows, pad_token_id)["all"]
+
+
+#: Per QA position ("qa1", "qa2", ...; ``paper``: binary yes, binary no, MC) and overall ("all").
+task_accuracy_by_qa = heldout_accuracy
 
 
 # ----------------------------------------------------------------------------- training
@@ -449,7 +435,9 @@ def run_probe(
                 metrics = (
                     evaluate(model, processor, questions) if cfg.bench_in_history or step == total else {}
                 )
-                metrics["heldout_task_acc"] = task_accuracy(model, heldout_rows, pad)
+                by_qa = task_accuracy_by_qa(model, heldout_rows, pad)
+                metrics["heldout_task_acc"] = by_qa.pop("all")
+                metrics["heldout_by_qa"] = {k: round(v, 1) for k, v in sorted(by_qa.items())}
                 rec = {"step": step, "task": task, "loss": round(float(np.mean(losses[-cfg.eval_every :])), 4),
                        "train_s": round(train_s, 1), **metrics}  # fmt: skip
                 history.append(rec)

@@ -94,7 +94,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "taxonomy": "coarse",
         "size": (96, 96),
         "duration_scale": 0.5,
-        "web_videos": 80,
+        "web_videos": 120,
         "web_mix": {"single": 0.7, "multi": 0.1, "howto": 0.1, "compilation": 0.1},
     },
 }
