@@ -13,7 +13,8 @@
                                 the issue's bar (fine-tuned >= base + 15 on both, and > middle frame)
 
 Every step runs as a subprocess (the exact command a user would type is printed), its
-output goes to the terminal and to ``OUT/logs/<step>.log``, and a finished step is recorded
+output goes to the terminal and to ``OUT/logs/<step>.log`` (step 4 runs in the background,
+on one core while step 3 transcribes on the other, and writes to its log only), and a finished step is recorded
 in ``OUT/demo_state.json`` (written atomically), so a rerun resumes after the last finished
 step.  Nothing is tuned to pass: the verdict is computed from lmms-eval's numbers.
 """
@@ -27,6 +28,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -223,6 +225,68 @@ class _Runner:
         return record
 
 
+    def start(
+        self,
+        name: str,
+        story: str,
+        commands: Sequence[Sequence[str]],
+        after: Callable[[], dict] | None = None,
+    ) -> _Background | None:
+        """Start a step in the background (its output goes to its log only); ``finish`` waits for
+        it.  Why: the base model's pretraining needs only the world, so it runs on one core while
+        the training-data step transcribes on the other.  None if done in an earlier run."""
+        self.echo(f"\n=== {name} (in the background, log: {self.logs / (name + '.log')}): {story}")
+        if self.state["steps"].get(name):
+            self.echo(f"    (done in an earlier run, {self.state['steps'][name]['seconds']:.0f} s)")
+            return None
+        job = _Background(name, [list(c) for c in commands], self.logs / f"{name}.log", self.env, after)
+        for cmd in commands:
+            self.echo("$ " + shlex.join(cmd))
+        job.thread.start()
+        return job
+
+    def finish(self, job: _Background | None) -> dict | None:
+        if job is None:
+            return None
+        job.thread.join()
+        if job.error:
+            raise RuntimeError(f"step {job.name!r} failed: {job.error}; see {job.log}")
+        record = {"seconds": job.seconds, **(job.after() if job.after else {})}
+        self.state["steps"][job.name] = record
+        atomic_write_json(self.state_path, self.state)
+        self.echo(f"\n    {job.name} (background) took {record['seconds']:.0f} s")
+        return record
+
+    def stop(self, job: _Background | None) -> None:
+        """Terminate a background step (another step failed)."""
+        if job is not None and job.proc is not None and job.proc.poll() is None:
+            job.proc.terminate()
+            job.thread.join(timeout=30)
+
+
+class _Background:
+    """A step's commands run one after another in a thread, output to the step's log."""
+
+    def __init__(self, name: str, commands: list[list[str]], log: Path, env: dict, after) -> None:
+        self.name, self.commands, self.log, self.env, self.after = name, commands, log, env, after
+        self.error: str | None = None
+        self.seconds = 0.0
+        self.proc: subprocess.Popen | None = None
+        self.thread = threading.Thread(target=self._run, name=f"demo-{name}", daemon=True)
+
+    def _run(self) -> None:
+        t0 = time.perf_counter()
+        with open(self.log, "w") as log:
+            for cmd in self.commands:
+                log.write("$ " + shlex.join(cmd) + "\n")
+                log.flush()
+                self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+                if self.proc.wait() != 0:
+                    self.error = f"exit {self.proc.returncode}: {shlex.join(cmd)}"
+                    break
+        self.seconds = round(time.perf_counter() - t0, 1)
+
+
 def _negative_agreement(designed: Path, mined: Path) -> dict[str, Any]:
     """How many mined (action, negative) pairs the world's motion-based table also has."""
 
@@ -259,25 +323,37 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> Hea
             r.cli("build-benchmark", str(world), "--out", str(bench), "--seed", str(settings.seed))],
            after=lambda: _negative_agreement(designed, world / "hard_negatives.csv"))  # fmt: skip
 
-    r.step("3-train-data", "label the narrated web videos: localize windows, transcribe with Whisper tiny.en, "
-           "apply the three filters, 3 QA pairs per clip (with label precision against the ground truth)",
-           [r.cli("build-train", str(world), "--out", str(train), "--seed", str(settings.seed),
-                  *settings.train_args)])  # fmt: skip
-
     random_init, base = out / "models" / "random", out / "models" / "base"
     pretrain_cmd = [settings.python, "-m", "videonet_datasets.demo.pretrain", "--model", str(random_init),
-                    "--out", str(base), "--world", str(world), "--seed", str(settings.seed)]  # fmt: skip
+                    "--out", str(base), "--world", str(world), "--seed", str(settings.seed), "--quiet"]  # fmt: skip
     if settings.pretrain_steps is not None:
         pretrain_cmd += ["--steps", ",".join(str(n) for n in settings.pretrain_steps)]
     pretrain_cmd += list(settings.pretrain_args)
-    r.step("4-base-model", "build the tiny random Molmo2 (real transformers classes, local tokenizer), then "
-           "pretrain it on generic motion questions (plain direction names such as 'move up and right', clips "
-           "from other world seeds; never the domain's action names): the stand-in for the pretrained VLM the "
-           "paper fine-tunes",
-           [[settings.python, "-m", "videonet_datasets.demo.model", "--out", str(random_init),
-             "--actions", str(world / "actions.csv"), "--seed", str(settings.seed)],
-            pretrain_cmd],
-           after=lambda: {"pretraining": json.loads((base / "pretraining.json").read_text())["history"]})  # fmt: skip
+    background = r.start(
+        "4-base-model", "build the tiny random Molmo2 (real transformers classes, local tokenizer), then pretrain "
+        "it on generic motion questions (plain direction names such as 'move up and right', clips from other "
+        "world seeds; never the domain's action names): the stand-in for the pretrained VLM the paper fine-tunes",
+        [[settings.python, "-m", "videonet_datasets.demo.model", "--out", str(random_init),
+          "--actions", str(world / "actions.csv"), "--seed", str(settings.seed)],
+         pretrain_cmd],
+        after=lambda: {"pretraining": json.loads((base / "pretraining.json").read_text())["history"]},
+    )  # fmt: skip
+    try:
+        # One worker while the pretraining has the other core.
+        workers = ("--workers", "1") if background is not None else ()
+        r.step("3-train-data", "label the narrated web videos: localize windows, transcribe with Whisper tiny.en, "
+               "apply the three filters, 3 QA pairs per clip (with label precision against the ground truth)",
+               [r.cli("build-train", str(world), "--out", str(train), "--seed", str(settings.seed), *workers,
+                      *settings.train_args)])  # fmt: skip
+    except BaseException:
+        r.stop(background)
+        raise
+    if background is not None:
+        echo("\n=== 4-base-model: waiting for the pretraining to finish ...")
+    done = r.finish(background)
+    if done:
+        for h in done.get("pretraining", []):
+            echo(f"    pretraining {h['stage']} ({h['step']} steps): held-out accuracy {h['heldout_accuracy']}")
 
     models: dict[str, Path] = {"base": base}
     for filt in settings.filters:
