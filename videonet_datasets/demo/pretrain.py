@@ -144,7 +144,7 @@ def _text(prompt: str) -> str:
 class PretrainConfig:
     """The schedule.  Defaults = what ``make demo`` runs (``docs/demo_experiments.md``, round 3)."""
 
-    stages: tuple[tuple[str, int], ...] = (("generic_classify", 3000), ("generic", 8000))
+    stages: tuple[tuple[str, int], ...] = (("generic_classify", 3000), ("generic", 4000))
     lr: float = 1e-3  # ViT, connector and LLM alike; 100 warmup steps, cosine to 0.1 over all stages
     warmup: int = 100
     batch_size: int = 4
