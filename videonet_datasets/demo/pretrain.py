@@ -176,27 +176,12 @@ def _epoch_clips(
     first = 1000 + (stage_index * 1000 + epoch) * cfg.train_seeds
     return render_training_clips(
         world, list(range(first, first + cfg.train_seeds)), cfg.clips_per_action,
-        fps=cfg.fps, max_frames=cfg.max_frames, size=None,
+        fps=cfg.fps, max_frames=cfg.max_frames, size=size,
     )  # fmt: skip
 
 
-def _resize(clip: LabeledClip, size: int) -> LabeledClip:
-    import cv2
-
-    frames = clip.frames
-    if frames.frames.shape[1:3] != (size, size):
-        arr = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames.frames])
-        frames = dataclasses.replace(frames, frames=arr)
-    return dataclasses.replace(clip, frames=frames)
-
-
-def _rows(
-    processor, clips: Sequence[LabeledClip], stage: str, world: SynthConfig, seed: int, size: int
-) -> list:
-    return [
-        encode_packed_clip(processor, _resize(c, size).frames, pretrain_qas(stage, c, world, seed))
-        for c in clips
-    ]
+def _rows(processor, clips: Sequence[LabeledClip], stage: str, world: SynthConfig, seed: int) -> list:
+    return [encode_packed_clip(processor, c.frames, pretrain_qas(stage, c, world, seed)) for c in clips]
 
 
 @torch.no_grad()
@@ -280,7 +265,7 @@ def pretrain(
 
     t0 = time.perf_counter()
     heldout_clips = render_training_clips(
-        world, [999], cfg.heldout_clips, fps=cfg.fps, max_frames=cfg.max_frames, size=None
+        world, [999], cfg.heldout_clips, fps=cfg.fps, max_frames=cfg.max_frames, size=size
     )  # fmt: skip
     bar = tqdm(total=cfg.total_steps, initial=step, desc="pretrain", disable=not progress, file=sys.stdout)
     stage_start = 0
@@ -297,7 +282,7 @@ def pretrain(
             if (step - stage_start) // per_epoch != epoch:
                 epoch = (step - stage_start) // per_epoch
                 clips = _epoch_clips(world, cfg, stage_index, epoch, size)
-                rows = _rows(processor, clips, stage, world, cfg.seed + epoch, size)
+                rows = _rows(processor, clips, stage, world, cfg.seed + epoch)
                 order = list(range(len(rows)))
                 random.Random(f"{cfg.seed}/{stage_index}/{epoch}").shuffle(order)
             pos = (step - stage_start) % per_epoch
@@ -316,7 +301,7 @@ def pretrain(
             bar.update(1)
             bar.set_postfix(stage=stage, loss=f"{loss.item():.3f}")
             if step == stage_end:
-                acc = heldout_accuracy(model, _rows(processor, heldout_clips, stage, world, 12345, size), pad)
+                acc = heldout_accuracy(model, _rows(processor, heldout_clips, stage, world, 12345), pad)
                 history.append({"stage": stage, "step": step, "heldout_accuracy": acc})
                 log(f"pretrain: {stage} done at step {step}; held-out accuracy {acc}")
             if step % cfg.save_steps == 0 or step == stage_end:

@@ -40,7 +40,7 @@ import torch
 
 from videonet_datasets.annotations import Action
 from videonet_datasets.demo.clips import LabeledClip, render_training_clips, world_domains
-from videonet_datasets.demo.pretrain import GENERIC_NAMES, heldout_accuracy, pretrain_qas
+from videonet_datasets.demo.pretrain import GENERIC_NAMES, _text, heldout_accuracy, pretrain_qas
 from videonet_datasets.molmo2 import (
     TinyMolmo2Spec,
     answer_loss,
@@ -172,11 +172,6 @@ _COARSE = SynthConfig(taxonomy="coarse")
 
 def _generic_qas(clip: LabeledClip, seed: int) -> list[tuple[str, str]]:
     return pretrain_qas("generic", clip, _COARSE, seed)
-
-
-def _text(prompt: str) -> str:
-    """The training prompt without its ``<video>`` placeholder (Molmo2 puts the video first)."""
-    return prompt.replace("\n<video>", "").replace("<video>", "").strip()
 
 
 def _first_frame(frames: Frames) -> Frames:
