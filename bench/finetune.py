@@ -90,7 +90,9 @@ def _cpu() -> float:
     return time.process_time()
 
 
-def measure_clip(processor, record, resolver, *, fps: float, max_frames: int, packing: bool = True) -> dict[str, Any]:
+def measure_clip(
+    processor, record, resolver, *, fps: float, max_frames: int, packing: bool = True
+) -> dict[str, Any]:
     """CPU seconds to decode and to encode one clip, and its token counts."""
     from videonet_datasets.finetune.batches import ClipEncoder
 
@@ -100,7 +102,9 @@ def measure_clip(processor, record, resolver, *, fps: float, max_frames: int, pa
     t1 = _cpu()
     packed = encoder.encode(record, frames)
     t2 = _cpu()
-    separate = ClipEncoder(processor, resolver, fps=fps, max_frames=max_frames, packing=False).encode(record, frames)
+    separate = ClipEncoder(processor, resolver, fps=fps, max_frames=max_frames, packing=False).encode(
+        record, frames
+    )
     return {
         "uid": record.uid,
         "frames": len(frames),
@@ -120,7 +124,10 @@ def loader_throughput(work: Path, mini: Path, limit: int) -> tuple[dict[str, Any
     source = open_source(str(mini), "mc,binary_0shot", "test")
     records = source.records[:limit]
     print(f"  VideoNet-mini: {len(records)} clips at 378 px, 4 fps, max 64 frames ...", flush=True)
-    rows = [measure_clip(processor, r, source.resolver, fps=PAPER_FPS, max_frames=PAPER_MAX_FRAMES) for r in records]
+    rows = [
+        measure_clip(processor, r, source.resolver, fps=PAPER_FPS, max_frames=PAPER_MAX_FRAMES)
+        for r in records
+    ]
     summary: dict[str, Any] = {"videonet-mini": _throughput(rows)}
     qas = records[0].qas[:3]
     for name, path in ensure_720p_clips(work).items():
@@ -176,7 +183,11 @@ def _by_frames(rows: list[dict[str, Any]]) -> dict[int, float]:
     groups: dict[int, list[int]] = {}
     for r in rows:
         groups.setdefault(r["frames"], []).append(r["packed_tokens"])
-    return {k: float(statistics.median(v)) for k, v in sorted(groups.items()) if k in (1, 4, 8, 16, 32, 64) or k == max(groups)}
+    return {
+        k: float(statistics.median(v))
+        for k, v in sorted(groups.items())
+        if k in (1, 4, 8, 16, 32, 64) or k == max(groups)
+    }
 
 
 # ----------------------------------------------------------------------------- 3
@@ -213,7 +224,9 @@ def tiny_training(work: Path, mini: Path, steps: int) -> dict[str, Any]:
     source = open_source(str(mini), "mc,binary_0shot", "test")
     rows = [measure_clip(processor, r, source.resolver, fps=4.0, max_frames=8) for r in source.records[:40]]
     out["loader_cpu_s_per_clip"] = statistics.median(r["decode_cpu_s"] + r["encode_cpu_s"] for r in rows)
-    out["model_s_per_step_estimate"] = out["workers=0"]["perf/step_s"] * (1 - out["workers=0"]["perf/data_wait_frac"])
+    out["model_s_per_step_estimate"] = out["workers=0"]["perf/step_s"] * (
+        1 - out["workers=0"]["perf/data_wait_frac"]
+    )
     return out
 
 
@@ -272,7 +285,9 @@ def activation_probe(n_frames: int = 64) -> dict[str, Any]:
 
 def _print(summary: dict[str, Any]) -> None:
     print("\n## Loader, paper setting (4 fps, max 64 frames, 378 px), CPU seconds per clip (1 core)\n")
-    print("| clips | frames | decode s | encode (packed) s | clips/s per core | tokens / packed row | pixels MB |")
+    print(
+        "| clips | frames | decode s | encode (packed) s | clips/s per core | tokens / packed row | pixels MB |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, t in summary["loader"].items():
         print(f"| {name} | {t['frames']:.0f} | {t['decode_cpu_s']:.3f} | {t['encode_cpu_s']:.3f} | "
@@ -281,10 +296,14 @@ def _print(summary: dict[str, Any]) -> None:
     print(f"\n## Packing on VideoNet-mini ({p['clips']} clips, mc + binary_0shot questions per clip)\n")
     print(f"tokens: packed {p['tokens_packed_total']:,} vs separate rows {p['tokens_separate_total']:,} "
           f"(x{p['separate_over_packed']:.2f}); median packed tokens by frame count: {p['packed_tokens_by_frames']}")  # fmt: skip
-    print("\n| clips / micro-batch | real/padded, packed | real/padded, separate | padded tokens packed / separate |")
+    print(
+        "\n| clips / micro-batch | real/padded, packed | real/padded, separate | padded tokens packed / separate |"
+    )
     print("|---:|---:|---:|---:|")
     for b, e in p["efficiency"].items():
-        print(f"| {b} | {e['packed']:.3f} | {e['separate']:.3f} | {e['padded_packed_over_padded_separate']:.2f} |")
+        print(
+            f"| {b} | {e['packed']:.3f} | {e['separate']:.3f} | {e['padded_packed_over_padded_separate']:.2f} |"
+        )
     if "tiny" in summary:
         t = summary["tiny"]
         print("\n## Tiny model (demo setting: 56 px, max 8 frames, 2 clips per micro-batch, 4 per step)\n")
@@ -299,7 +318,9 @@ def _print(summary: dict[str, Any]) -> None:
         print("\n## One fwd+bwd at the paper geometry, reduced widths (peak RSS growth)\n")
         for k in ("plain", "checkpointing"):
             r = a[k]
-            print(f"- {k}: {r['tokens']} LLM tokens, {r['patches']} ViT patches: +{r['peak_mb']:.0f} MB, {r['cpu_s']:.1f} CPU s")
+            print(
+                f"- {k}: {r['tokens']} LLM tokens, {r['patches']} ViT patches: +{r['peak_mb']:.0f} MB, {r['cpu_s']:.1f} CPU s"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,8 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     mini = ensure_mini(args.work)
     loader, rows = loader_throughput(args.work, mini, args.clips)
     summary: dict[str, Any] = {
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_start": load,
-                    "torch": torch.__version__},  # fmt: skip
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_start": load,
+            "torch": torch.__version__,
+        },  # fmt: skip
         "loader": loader,
         "packing": {"clips": len(rows), **packing_table(rows)},
     }

@@ -11,7 +11,9 @@ import pytest
 from videonet_datasets.video import write_video
 
 
-def make_video(path: Path, seconds: float = 1.0, fps: float = 10.0, size: tuple[int, int] = (32, 32), seed: int = 0) -> Path:
+def make_video(
+    path: Path, seconds: float = 1.0, fps: float = 10.0, size: tuple[int, int] = (32, 32), seed: int = 0
+) -> Path:
     """A small H.264 file whose frame i has mean intensity tied to i (handy to check
     which frame came back)."""
     rng = np.random.default_rng(seed)
@@ -32,7 +34,9 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
         w.writerows(rows)
 
 
-def make_annotation_dir(root: Path, *, domains: int = 1, actions_per_domain: int = 4, clip_seconds: float = 1.0) -> Path:
+def make_annotation_dir(
+    root: Path, *, domains: int = 1, actions_per_domain: int = 4, clip_seconds: float = 1.0
+) -> Path:
     """A valid annotation directory: ``domains`` domains of ``actions_per_domain``
     actions, 5 one-second clips each, the last clip of every action a window of a
     longer source video."""
@@ -48,13 +52,21 @@ def make_annotation_dir(root: Path, *, domains: int = 1, actions_per_domain: int
             for c in range(5):
                 cid = f"d{d}a{a}c{c}"
                 if c < 4:
-                    make_video(root / "videos" / f"{cid}.mp4", seconds=clip_seconds, seed=d * 100 + a * 10 + c)
+                    make_video(
+                        root / "videos" / f"{cid}.mp4", seconds=clip_seconds, seed=d * 100 + a * 10 + c
+                    )
                     clips.append([cid, domain, name, f"videos/{cid}.mp4", 0, ""])
                 else:
-                    make_video(root / "videos" / f"{cid}_src.mp4", seconds=clip_seconds + 2, seed=d * 100 + a * 10 + c)
+                    make_video(
+                        root / "videos" / f"{cid}_src.mp4",
+                        seconds=clip_seconds + 2,
+                        seed=d * 100 + a * 10 + c,
+                    )
                     clips.append([cid, domain, name, f"videos/{cid}_src.mp4", 1.0, 1.0 + clip_seconds])
     write_csv(root / "actions.csv", ["category", "domain", "action", "subdomain", "definition"], actions)
-    write_csv(root / "hard_negatives.csv", ["domain", "action", "negative_1", "negative_2", "negative_3"], negatives)
+    write_csv(
+        root / "hard_negatives.csv", ["domain", "action", "negative_1", "negative_2", "negative_3"], negatives
+    )
     write_csv(root / "clips.csv", ["clip_id", "domain", "action", "video", "start", "end"], clips)
     return root
 

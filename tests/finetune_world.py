@@ -54,7 +54,9 @@ def make_train_dataset(root: Path, *, clips: int = 8, config: str = "single_acti
         )
     assert set(rows[0]) == set(FEATURES)
     write_config(root, config, rows, max_shard_bytes=1 << 20)
-    (root / "README.md").write_text(f"---\n{config_yaml([config])}\n---\n\n# test training data\n", encoding="utf-8")
+    (root / "README.md").write_text(
+        f"---\n{config_yaml([config])}\n---\n\n# test training data\n", encoding="utf-8"
+    )
     return root
 
 
@@ -62,6 +64,8 @@ def make_benchmark(root: Path, *, domains: int = 1, actions_per_domain: int = 4)
     """A built benchmark (``mc``, ``binary_*`` configs, ``videos/`` pool) from a tiny annotation set."""
     from videonet_datasets.benchmark.build import build_benchmark
 
-    annotations = make_annotation_dir(root / "annotations", domains=domains, actions_per_domain=actions_per_domain)
+    annotations = make_annotation_dir(
+        root / "annotations", domains=domains, actions_per_domain=actions_per_domain
+    )
     build_benchmark(annotations, root / "videonet", workers=1, progress=False)
     return root / "videonet"

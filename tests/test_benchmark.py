@@ -116,8 +116,15 @@ def test_load_dataset_offline_from_parent_directory(built: Path) -> None:
         "import os; assert all(os.path.exists(os.path.join('videonet', v)) for v in [r['video'], *r['example_videos']])\n"
         "print('ok')\n" % (list(ALL_CONFIGS),)
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(built.parent / "hf")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=built.parent, env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": str(built.parent / "hf"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=built.parent, env=env, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "mc {'test': 48, 'validation': 12}" in out.stdout
     assert "binary_3shot {'test': 48}" in out.stdout
@@ -227,8 +234,12 @@ def test_killed_build_resumes_without_redoing_clips(tmp_path: Path, monkeypatch:
     assert summary.videos_reused == len(staged)
     assert summary.videos_trimmed == 20 - len(staged)
     a, b = _digest(out), _digest(reference)
-    assert {k: v for k, v in a.items() if k != "README.md"} == {k: v for k, v in b.items() if k != "README.md"}
-    assert (out / "README.md").read_text() == (reference / "README.md").read_text().replace("reference", "videonet")
+    assert {k: v for k, v in a.items() if k != "README.md"} == {
+        k: v for k, v in b.items() if k != "README.md"
+    }
+    assert (out / "README.md").read_text() == (reference / "README.md").read_text().replace(
+        "reference", "videonet"
+    )
 
 
 def test_corrupt_video_is_named_not_a_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,7 +34,12 @@ def test_paper_config_is_the_paper() -> None:
     assert config.packing and not config.use_lora and not any(config.frozen().values())
     assert config.mixed_precision == "bf16" and config.dtype == "float32"
     # allenai's SFT settings
-    assert (config.adam_beta1, config.adam_beta2, config.adam_epsilon, config.weight_decay) == (0.9, 0.95, 1e-6, 0.0)
+    assert (config.adam_beta1, config.adam_beta2, config.adam_epsilon, config.weight_decay) == (
+        0.9,
+        0.95,
+        1e-6,
+        0.0,
+    )
     assert (config.max_grad_norm, config.warmup_steps, config.z_loss_weight) == (1.0, 200, 1e-4)
     assert config.model_name_or_path == "allenai/Molmo2-4B" and config.dataset_config == "single_action"
     # Gradient accumulation follows the number of processes.
@@ -92,7 +97,9 @@ def test_bad_combinations_are_refused(flags: list[str], message: str) -> None:
 
 
 def test_dump_round_trips(tmp_path: Path) -> None:
-    config = parse_config(["--llm_lr", "3e-5", "--use_lora", "--lora_components", "llm", "vit", "--max_train_clips", "7"])
+    config = parse_config(
+        ["--llm_lr", "3e-5", "--use_lora", "--lora_components", "llm", "vit", "--max_train_clips", "7"]
+    )
     dumped = dump_config(config, tmp_path / "out.yaml")
     again = FinetuneConfig(**load_config_file(dumped))
     assert dataclasses.asdict(again) == dataclasses.asdict(config)
@@ -127,7 +134,10 @@ def test_accelerate_configs_parse_with_accelerate() -> None:
         assert (config.distributed_type.value, config.num_processes) == (kind, processes), name
         if fsdp_version:
             assert config.fsdp_config["fsdp_version"] == fsdp_version
-            assert config.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] == "Molmo2DecoderLayer,Molmo2VisionEncoderLayer"
+            assert (
+                config.fsdp_config["fsdp_transformer_layer_cls_to_wrap"]
+                == "Molmo2DecoderLayer,Molmo2VisionEncoderLayer"
+            )
         if kind == "DEEPSPEED":
             assert config.deepspeed_config["zero_stage"] == int(name[-6])
         args = launch_command_parser().parse_args(["--config_file", str(path), "recipes/finetune_molmo2.py"])

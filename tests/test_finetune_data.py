@@ -105,7 +105,9 @@ def test_missing_videos_stop_or_are_left_out_and_counted(train_dir: Path, tmp_pa
     copy = tmp_path / "copy"
     shutil.copytree(train_dir, copy)
     (copy / "videos" / "clip002.mp4").unlink()
-    with pytest.raises(DataError, match=r"1 of 6 clip\(s\) have no video file(.|\n)*row 2 \(clip_uid=clip002\)"):
+    with pytest.raises(
+        DataError, match=r"1 of 6 clip\(s\) have no video file(.|\n)*row 2 \(clip_uid=clip002\)"
+    ):
         open_source(str(copy), "single_action", "train")
     source = open_source(str(copy), "single_action", "train", skip_missing_videos=True)
     assert [r.uid for r in source.records] == ["clip000", "clip001", "clip003", "clip004", "clip005"]
@@ -129,7 +131,13 @@ def test_hub_datasets_go_through_huggingface_hub(train_dir: Path, monkeypatch: p
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
     source = open_source("someone/videonet-train@v1", "single_action", "train")
-    assert calls[0] == ("snapshot", "someone/videonet-train", "dataset", "v1", ("README.md", "data/single_action/*"))
+    assert calls[0] == (
+        "snapshot",
+        "someone/videonet-train",
+        "dataset",
+        "v1",
+        ("README.md", "data/single_action/*"),
+    )
     assert len(source.records) == 6
     path = source.resolver(source.records[1].video)
     assert path == train_dir / "videos" / "clip001.mp4"
@@ -145,7 +153,10 @@ def test_step_sampler_splits_steps_over_processes_and_resumes() -> None:
     flat = [i for step in single for i in step]
     assert sorted(flat[:n]) == list(range(n)) and sorted(flat[n : 2 * n]) == list(range(n))
     # Two processes with 2 accumulation steps each see the same clips per step.
-    per_rank = [iter(StepSampler(n, seed=3, global_batch=batch, per_device=per_device, rank=r, world=2)) for r in (0, 1)]
+    per_rank = [
+        iter(StepSampler(n, seed=3, global_batch=batch, per_device=per_device, rank=r, world=2))
+        for r in (0, 1)
+    ]
     for step in single:
         both = [next(per_rank[r]) for r in (0, 1) for _ in range(batch // 2)]
         assert sorted(both) == sorted(step)
@@ -201,10 +212,16 @@ def test_streaming_resumes_from_the_recorded_positions(train_dir: Path, processo
     stream = iter(StreamingClipDataset(source, encoder, seed=1, shuffle_buffer=4))
     first = [next(stream) for _ in range(9)]  # 6 rows: crosses into the second epoch
     uids = [c.uid for c in first]
-    assert sorted(uids[:6]) == sorted(r.uid for r in open_source(str(train_dir), "single_action", "train").records)
+    assert sorted(uids[:6]) == sorted(
+        r.uid for r in open_source(str(train_dir), "single_action", "train").records
+    )
     assert first[3].stream_position == (0, 0, 4) and first[7].stream_position == (0, 1, 2)
     worker, epoch, read = first[4].stream_position
-    resumed = iter(StreamingClipDataset(source, encoder, seed=1, shuffle_buffer=4, resume_positions={worker: (epoch, read)}))
+    resumed = iter(
+        StreamingClipDataset(
+            source, encoder, seed=1, shuffle_buffer=4, resume_positions={worker: (epoch, read)}
+        )
+    )
     assert [next(resumed).uid for _ in range(4)] == uids[5:9]
 
 

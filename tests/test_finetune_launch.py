@@ -31,9 +31,13 @@ def _env() -> dict[str, str]:
 
 def _launch(cmd: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
     proc.seconds = time.perf_counter() - started  # type: ignore[attr-defined]
-    assert proc.returncode == 0, f"{' '.join(cmd)}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-5000:]}"
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-5000:]}"
+    )
     return proc
 
 
@@ -62,7 +66,9 @@ def test_accelerate_launch_trains_and_saves_a_loadable_model(bench: Path, tmp_pa
     first = _launch([*_launch_args(bench), "--max_steps", "2"], tmp_path)
     run = tmp_path / "run"
     assert (tmp_path / "tiny-model" / "config.json").is_file()  # built on first use
-    assert (run / "checkpoint-2" / "trainer_state.json").is_file() and (run / "final" / "config.json").is_file()
+    assert (run / "checkpoint-2" / "trainer_state.json").is_file() and (
+        run / "final" / "config.json"
+    ).is_file()
     assert "steps 0 -> 2" in first.stdout, first.stdout
 
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -117,12 +123,19 @@ def test_two_cpu_processes_update_like_one(bench: Path, tmp_path: Path) -> None:
     print(f"1 process: {one.seconds:.1f} s; torchrun x 2: {time.perf_counter() - started:.1f} s")
     assert "2 process(es) x 2 clip(s) x 1 accumulation" in two.stderr
     assert "1 process(es) x 2 clip(s) x 2 accumulation" in one.stderr
-    a = {k.removeprefix("module."): v for k, v in load_file(tmp_path / "one" / "checkpoint-3" / "model.safetensors").items()}
-    b = {k.removeprefix("module."): v for k, v in load_file(tmp_path / "two" / "checkpoint-3" / "model.safetensors").items()}
+    a = {
+        k.removeprefix("module."): v
+        for k, v in load_file(tmp_path / "one" / "checkpoint-3" / "model.safetensors").items()
+    }
+    b = {
+        k.removeprefix("module."): v
+        for k, v in load_file(tmp_path / "two" / "checkpoint-3" / "model.safetensors").items()
+    }
     assert a.keys() == b.keys()
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
     # Each process wrote its own RNG state; rank 0 alone renamed the folder.
     assert {p.name for p in (tmp_path / "two" / "checkpoint-3").glob("random_states_*.pkl")} == {
-        "random_states_0.pkl", "random_states_1.pkl"
+        "random_states_0.pkl",
+        "random_states_1.pkl",
     }
     shutil.rmtree(tmp_path / "one")

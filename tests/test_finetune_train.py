@@ -104,7 +104,9 @@ def test_every_parameter_is_in_exactly_one_lr_group(world) -> None:
 
 
 def test_scheduler_matches_the_formula() -> None:
-    config = FinetuneConfig(max_steps=30, warmup_steps=5, min_lr_ratio=0.1, vit_lr=5e-6, connector_lr=5e-6, llm_lr=1e-5)
+    config = FinetuneConfig(
+        max_steps=30, warmup_steps=5, min_lr_ratio=0.1, vit_lr=5e-6, connector_lr=5e-6, llm_lr=1e-5
+    )
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(3)]
     optimizer = torch.optim.AdamW(
         [{"params": [p], "lr": lr, "name": n} for p, (n, lr) in zip(params, config.lrs().items())]
@@ -113,7 +115,9 @@ def test_scheduler_matches_the_formula() -> None:
     for step in range(config.max_steps + 1):
         factor = cosine_with_min_lr_factor(step, warmup_steps=5, max_steps=30, min_lr_ratio=0.1)
         for group in optimizer.param_groups:
-            assert group["lr"] == pytest.approx(config.lrs()[group["name"]] * factor, rel=1e-9, abs=1e-15), step
+            assert group["lr"] == pytest.approx(config.lrs()[group["name"]] * factor, rel=1e-9, abs=1e-15), (
+                step
+            )
         optimizer.step()
         scheduler.step()
     assert cosine_with_min_lr_factor(5, warmup_steps=5, max_steps=30, min_lr_ratio=0.1) == 1.0
@@ -124,7 +128,9 @@ def test_scheduler_matches_the_formula() -> None:
 def test_logged_learning_rates_follow_the_schedule(world, tmp_path: Path) -> None:
     result = _run(world, tmp_path / "run", "--max_steps", "6", "--warmup_steps", "2", "--llm_lr", "2e-3")
     for entry in result.history:
-        factor = cosine_with_min_lr_factor(int(entry["step"]) - 1, warmup_steps=2, max_steps=6, min_lr_ratio=0.1)
+        factor = cosine_with_min_lr_factor(
+            int(entry["step"]) - 1, warmup_steps=2, max_steps=6, min_lr_ratio=0.1
+        )
         assert entry["lr/llm"] == pytest.approx(2e-3 * factor)
         assert entry["lr/vit"] == pytest.approx(1e-3 * factor)
 
@@ -175,7 +181,12 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(world, tmp_path: P
     resumed = _run(world, tmp_path / "resumed", *flags)
     assert resumed.start_step == 2 and resumed.steps == 6
     assert [s for s, _ in list_checkpoints(tmp_path / "resumed")] == [4, 6]  # rotation keeps 2
-    assert _max_diff(_weights(tmp_path / "resumed" / "checkpoint-6"), _weights(tmp_path / "straight" / "checkpoint-6")) == 0
+    assert (
+        _max_diff(
+            _weights(tmp_path / "resumed" / "checkpoint-6"), _weights(tmp_path / "straight" / "checkpoint-6")
+        )
+        == 0
+    )
     opt_a = torch.load(tmp_path / "straight" / "checkpoint-6" / "optimizer.bin", weights_only=False)["state"]
     opt_b = torch.load(tmp_path / "resumed" / "checkpoint-6" / "optimizer.bin", weights_only=False)["state"]
     assert all(torch.equal(opt_a[k]["exp_avg"], opt_b[k]["exp_avg"]) for k in opt_a)
@@ -209,9 +220,15 @@ def test_lora_trains_the_adapters_and_the_connector_and_merges(world, tmp_path: 
     assert provenance["lora"] and provenance["lora_merged"] and provenance["step"] == 4
 
     # The adapter alone (lora_merge false) on the base gives the merged model's outputs.
-    adapter_dir = export_checkpoint(tmp_path / "lora" / "checkpoint-4", tmp_path / "adapter", lora_merge=False)
-    assert (adapter_dir / "adapter_config.json").is_file() and not (adapter_dir / "model.safetensors").exists()
-    peft_model = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(world["model"]), adapter_dir)
+    adapter_dir = export_checkpoint(
+        tmp_path / "lora" / "checkpoint-4", tmp_path / "adapter", lora_merge=False
+    )
+    assert (adapter_dir / "adapter_config.json").is_file() and not (
+        adapter_dir / "model.safetensors"
+    ).exists()
+    peft_model = PeftModel.from_pretrained(
+        AutoModelForImageTextToText.from_pretrained(world["model"]), adapter_dir
+    )
     merged_model = AutoModelForImageTextToText.from_pretrained(tmp_path / "lora" / "final")
     ids = torch.tensor([[5, 17, 42, 99, 7]])
     with torch.no_grad():
@@ -221,7 +238,16 @@ def test_lora_trains_the_adapters_and_the_connector_and_merges(world, tmp_path: 
 
 
 def test_frozen_components_do_not_move(world, tmp_path: Path) -> None:
-    _run(world, tmp_path / "frozen", "--freeze_vit", "--freeze_connector", "--max_steps", "2", "--save_steps", "0")
+    _run(
+        world,
+        tmp_path / "frozen",
+        "--freeze_vit",
+        "--freeze_connector",
+        "--max_steps",
+        "2",
+        "--save_steps",
+        "0",
+    )
     after = _weights(tmp_path / "frozen" / "checkpoint-2")
     config = parse_config(["--model_name_or_path", str(world["model"])])
     before = load_model_and_processor(config)[0].state_dict()
@@ -233,7 +259,9 @@ def test_frozen_components_do_not_move(world, tmp_path: Path) -> None:
 def test_saved_model_loads_with_auto_classes_and_matches_the_checkpoint(world, tmp_path: Path) -> None:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    _run(world, tmp_path / "run", "--max_steps", "2", "--save_final_model", "true", "--save_dtype", "bfloat16")
+    _run(
+        world, tmp_path / "run", "--max_steps", "2", "--save_final_model", "true", "--save_dtype", "bfloat16"
+    )
     final = tmp_path / "run" / "final"
     model = AutoModelForImageTextToText.from_pretrained(final)
     processor = AutoProcessor.from_pretrained(final)
@@ -275,7 +303,9 @@ def test_benchmark_rows_train_and_match_the_evaluation_prompt(world, tmp_path: P
     at_eval = eval_model._encode(utils.doc_to_messages(doc, {"preset": "molmo2"}))
     source = open_source(str(bench), "mc", "validation")
     record = next(r for r in source.records if r.uid == doc["clip_id"])
-    example = ClipEncoder(eval_model.processor, source.resolver, max_frames=4, packing=False).encode(record)[0]
+    example = ClipEncoder(eval_model.processor, source.resolver, max_frames=4, packing=False).encode(record)[
+        0
+    ]
     prompt_len = at_eval["input_ids"].shape[1]
     assert torch.equal(example["input_ids"][:prompt_len], at_eval["input_ids"][0])
     assert torch.equal(example["pixel_values_videos"], at_eval["pixel_values_videos"])
@@ -288,8 +318,12 @@ def test_cli_export_and_eval_arguments(world, tmp_path: Path, monkeypatch, capsy
     from videonet_datasets.finetune import evaluate
 
     _run(world, tmp_path / "run", "--max_steps", "2")
-    assert cli.main(["finetune", "export", str(tmp_path / "run" / "checkpoint-2"), str(tmp_path / "out")]) == 0
-    assert (tmp_path / "out" / "config.json").is_file() and (tmp_path / "out" / "processor_config.json").is_file()
+    assert (
+        cli.main(["finetune", "export", str(tmp_path / "run" / "checkpoint-2"), str(tmp_path / "out")]) == 0
+    )
+    assert (tmp_path / "out" / "config.json").is_file() and (
+        tmp_path / "out" / "processor_config.json"
+    ).is_file()
     assert cli.main(["finetune", "eval", str(tmp_path / "nothing"), "--data", "bench"]) == 2
     assert "neither a save_pretrained directory nor a checkpoint" in capsys.readouterr().err
 
@@ -330,5 +364,10 @@ def test_streamed_data_trains_and_resumes_exactly(world, tmp_path: Path, monkeyp
     assert state["stream_positions"] == {"0": [0, 8]}  # worker 0: pass 0, all 8 rows read
     resumed = _run(world, tmp_path / "resumed", *flags)
     assert resumed.start_step == 2
-    assert _max_diff(_weights(tmp_path / "resumed" / "checkpoint-5"), _weights(tmp_path / "straight" / "checkpoint-5")) == 0
+    assert (
+        _max_diff(
+            _weights(tmp_path / "resumed" / "checkpoint-5"), _weights(tmp_path / "straight" / "checkpoint-5")
+        )
+        == 0
+    )
     assert [h["train/loss"] for h in resumed.history] == [h["train/loss"] for h in straight.history[2:]]

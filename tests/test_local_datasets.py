@@ -21,7 +21,9 @@ configs:
 
 def _write(root: Path, xs: list[int]) -> Path:
     (root / "data" / "single_action").mkdir(parents=True, exist_ok=True)
-    Dataset.from_list([{"x": x} for x in xs]).to_parquet(str(root / "data/single_action/train-00000-of-00001.parquet"))
+    Dataset.from_list([{"x": x} for x in xs]).to_parquet(
+        str(root / "data/single_action/train-00000-of-00001.parquet")
+    )
     (root / "README.md").write_text(CARD)
     return root
 

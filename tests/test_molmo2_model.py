@@ -47,7 +47,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def loaded(tiny_molmo2_dir: Path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    return AutoModelForImageTextToText.from_pretrained(tiny_molmo2_dir), AutoProcessor.from_pretrained(tiny_molmo2_dir)
+    return AutoModelForImageTextToText.from_pretrained(tiny_molmo2_dir), AutoProcessor.from_pretrained(
+        tiny_molmo2_dir
+    )
 
 
 def test_build_is_small_fast_and_deterministic(tmp_path: Path) -> None:
@@ -111,7 +113,9 @@ def test_processor_uses_the_paper_frame_settings(loaded) -> None:
     assert vp.do_rescale and vp.do_normalize
 
 
-def test_reloads_offline_with_auto_classes_and_generates(tiny_molmo2_dir: Path, clips, tmp_path: Path) -> None:
+def test_reloads_offline_with_auto_classes_and_generates(
+    tiny_molmo2_dir: Path, clips, tmp_path: Path
+) -> None:
     script = f"""
 import json, sys, time, torch
 from transformers import AutoModelForImageTextToText, AutoProcessor

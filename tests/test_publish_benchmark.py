@@ -53,7 +53,12 @@ def load_offline(folders: list[Path], configs: list[str]) -> dict[str, dict[str,
         "                   for c in json.loads(sys.argv[1])}\n"
         "print('RESULT' + json.dumps(out))\n"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(folders[0].parent / "hf")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": str(folders[0].parent / "hf"),
+    }
     proc = subprocess.run(
         [sys.executable, "-c", code, json.dumps(configs), *map(str, folders)],
         env=env,
@@ -68,12 +73,16 @@ def load_offline(folders: list[Path], configs: list[str]) -> dict[str, dict[str,
 
 def card_split_sizes(readme: Path) -> dict[str, dict[str, int]]:
     data = DatasetCard.load(readme).data
-    return {i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in data["dataset_info"]}
+    return {
+        i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in data["dataset_info"]
+    }
 
 
 def test_dry_run_bundle_is_the_dataset_and_loads_offline(built: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "bundle"
-    rc = main(["publish", "benchmark", str(built), "--repo", REPO, "--dry-run", "--out", str(out), "--no-progress"])
+    rc = main(
+        ["publish", "benchmark", str(built), "--repo", REPO, "--dry-run", "--out", str(out), "--no-progress"]
+    )
     printed = capsys.readouterr().out
     assert rc == 0, printed
     assert "Dry run: nothing was uploaded" in printed and "no Hub access" not in printed
@@ -140,7 +149,19 @@ def test_missing_video_is_reported_with_file_row_and_column(built: Path, tmp_pat
                 vals = vals if isinstance(vals, list) else [vals]
                 refs += [(f.relative_to(ds).as_posix(), i, col)] * vals.count(victim)
     assert any(c == "example_videos" for _, _, c in refs)
-    rc = main(["publish", "benchmark", str(ds), "--repo", REPO, "--dry-run", "--out", str(tmp_path / "b"), "--no-progress"])
+    rc = main(
+        [
+            "publish",
+            "benchmark",
+            str(ds),
+            "--repo",
+            REPO,
+            "--dry-run",
+            "--out",
+            str(tmp_path / "b"),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 1
     files = len({r[0] for r in refs})
@@ -163,7 +184,9 @@ def test_split_size_mismatch_and_unknown_dataset_info(built: Path, tmp_path: Pat
     readme.write_text(text[:k] + "num_examples: 5" + text[k + len("num_examples: 4") :])
     report = check_dataset(ds, BENCHMARK)
     msgs = [str(f) for f in report.errors]
-    assert any("config 'mc', split 'validation'" in m and "says 5 rows, the data files have 4" in m for m in msgs), msgs
+    assert any(
+        "config 'mc', split 'validation'" in m and "says 5 rows, the data files have 4" in m for m in msgs
+    ), msgs
 
 
 def test_leaked_local_path_in_data_is_an_error(built: Path, tmp_path: Path) -> None:
@@ -205,10 +228,16 @@ def test_orphan_and_incomplete_shards(built: Path, tmp_path: Path) -> None:
     ds = copy_dataset(built, tmp_path / "videonet")
     shutil.copy(ds / "data/mc/test-00000-of-00001.parquet", ds / "data/mc/test-00001-of-00002.parquet")
     report = check_dataset(ds, BENCHMARK)
-    assert any("in no config of the card" in str(f) and "test-00001-of-00002" in str(f) for f in report.errors)
+    assert any(
+        "in no config of the card" in str(f) and "test-00001-of-00002" in str(f) for f in report.errors
+    )
     # Under a glob the stray shard would be loaded: then the check sees mixed shard counts.
     readme = ds / "README.md"
-    readme.write_text(readme.read_text().replace("path: data/mc/test-00000-of-00001.parquet", "path: data/mc/test-*.parquet"))
+    readme.write_text(
+        readme.read_text().replace(
+            "path: data/mc/test-00000-of-00001.parquet", "path: data/mc/test-*.parquet"
+        )
+    )
     report = check_dataset(ds, BENCHMARK)
     msgs = [str(f) for f in report.errors]
     assert any("shards of different counts" in m for m in msgs), msgs

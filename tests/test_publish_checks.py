@@ -69,7 +69,9 @@ def test_parquet_scan_reports_rows_through_nested_columns_and_row_groups(tmp_pat
 def test_read_card_errors_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "README.md"
     bad.write_text("---\nlicense: mit\nno closing fence\n")
-    with pytest.raises(CardError, match=r"README\.md: the YAML block opened by '---' on line 1 is never closed"):
+    with pytest.raises(
+        CardError, match=r"README\.md: the YAML block opened by '---' on line 1 is never closed"
+    ):
         read_card(bad)
     bad.write_text("---\n- a list\n---\nbody")
     with pytest.raises(CardError, match="must be a mapping"):
@@ -92,8 +94,13 @@ def test_complete_metadata_infers_configs_and_keeps_stated_values(tmp_path: Path
     assert meta["size_categories"] == ["1K<n<10K"], "a stated value is never replaced"
     assert meta["pretty_name"] == "P" and meta["license"] == "mit"
     resolved, problems = resolve_configs(tmp_path, meta)
-    assert problems == [] and resolved["a"] == {"test": ["data/a/test-00000-of-00001.parquet"], "train": ["data/a/train-00000-of-00001.parquet"]}
-    sizes = {i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in meta["dataset_info"]}
+    assert problems == [] and resolved["a"] == {
+        "test": ["data/a/test-00000-of-00001.parquet"],
+        "train": ["data/a/train-00000-of-00001.parquet"],
+    }
+    sizes = {
+        i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in meta["dataset_info"]
+    }
     assert sizes == {"a": {"test": 2, "train": 3}, "b": {"train": 4}}
     text = card.render(changed_metadata=True)
     assert text.startswith("---\n") and text.endswith("body\n") and "config_name: b" in text

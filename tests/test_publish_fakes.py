@@ -45,7 +45,11 @@ class FakeHfApi:
     """Records every call in ``calls`` and every uploaded path in ``uploads``."""
 
     def __init__(
-        self, root: Path, token: str | None = None, fail: dict[str, str] | None = None, log: dict[str, str] | None = None
+        self,
+        root: Path,
+        token: str | None = None,
+        fail: dict[str, str] | None = None,
+        log: dict[str, str] | None = None,
     ):
         self.root = Path(root)
         self.objects = self.root / "objects"
@@ -93,7 +97,9 @@ class FakeHfApi:
             return rev
         raise FakeHubError(f"404: revision {rev} not found")
 
-    def checkout(self, repo_id: str, dest: Path, *, revision: str | None = None, repo_type: str = "dataset") -> Path:
+    def checkout(
+        self, repo_id: str, dest: Path, *, revision: str | None = None, repo_type: str = "dataset"
+    ) -> Path:
         """Materialise the repo at ``revision`` as a plain folder."""
         repo = self._repo(repo_id, repo_type)
         dest.mkdir(parents=True, exist_ok=True)
@@ -102,13 +108,25 @@ class FakeHfApi:
             shutil.copyfile(self.objects / blob, dest / path)
         return dest
 
-    def files(self, repo_id: str, *, revision: str | None = None, repo_type: str = "dataset") -> dict[str, str]:
+    def files(
+        self, repo_id: str, *, revision: str | None = None, repo_type: str = "dataset"
+    ) -> dict[str, str]:
         repo = self._repo(repo_id, repo_type)
         return dict(repo.commits[self._resolve(repo, revision)])
 
     # -- the HfApi methods the publisher calls ---------------------------------------------------
-    def create_repo(self, repo_id: str, *, repo_type: str | None = None, private: bool | None = None, exist_ok: bool = False, **kw: Any) -> str:
-        self._call("create_repo", repo_id=repo_id, repo_type=repo_type, private=private, exist_ok=exist_ok, **kw)
+    def create_repo(
+        self,
+        repo_id: str,
+        *,
+        repo_type: str | None = None,
+        private: bool | None = None,
+        exist_ok: bool = False,
+        **kw: Any,
+    ) -> str:
+        self._call(
+            "create_repo", repo_id=repo_id, repo_type=repo_type, private=private, exist_ok=exist_ok, **kw
+        )
         key = (repo_type or "model", repo_id)
         if key in self.repos:
             if not exist_ok:
@@ -120,7 +138,9 @@ class FakeHfApi:
         prefix = "" if key[0] == "model" else f"{key[0]}s/"
         return f"https://huggingface.co/{prefix}{repo_id}"
 
-    def repo_info(self, repo_id: str, *, repo_type: str | None = None, revision: str | None = None, **kw: Any) -> Any:
+    def repo_info(
+        self, repo_id: str, *, repo_type: str | None = None, revision: str | None = None, **kw: Any
+    ) -> Any:
         self._call("repo_info", repo_id=repo_id, repo_type=repo_type, revision=revision, **kw)
         repo = self._repo(repo_id, repo_type)
         return SimpleNamespace(id=repo_id, private=repo.private, sha=self._resolve(repo, revision))
@@ -129,13 +149,31 @@ class FakeHfApi:
         self._call("list_repo_refs", repo_id=repo_id, repo_type=repo_type, **kw)
         repo = self._repo(repo_id, repo_type)
         return GitRefs(
-            branches=[GitRefInfo(name=b, ref=f"refs/heads/{b}", target_commit=s) for b, s in repo.branches.items()],
+            branches=[
+                GitRefInfo(name=b, ref=f"refs/heads/{b}", target_commit=s) for b, s in repo.branches.items()
+            ],
             converts=[],
             tags=[GitRefInfo(name=t, ref=f"refs/tags/{t}", target_commit=s) for t, s in repo.tags.items()],
         )
 
-    def create_branch(self, repo_id: str, *, branch: str, revision: str | None = None, repo_type: str | None = None, exist_ok: bool = False, **kw: Any) -> None:
-        self._call("create_branch", repo_id=repo_id, branch=branch, revision=revision, repo_type=repo_type, exist_ok=exist_ok)
+    def create_branch(
+        self,
+        repo_id: str,
+        *,
+        branch: str,
+        revision: str | None = None,
+        repo_type: str | None = None,
+        exist_ok: bool = False,
+        **kw: Any,
+    ) -> None:
+        self._call(
+            "create_branch",
+            repo_id=repo_id,
+            branch=branch,
+            revision=revision,
+            repo_type=repo_type,
+            exist_ok=exist_ok,
+        )
         repo = self._repo(repo_id, repo_type)
         if branch in repo.branches:
             if not exist_ok:
@@ -143,8 +181,19 @@ class FakeHfApi:
             return
         repo.branches[branch] = self._resolve(repo, revision)
 
-    def list_repo_tree(self, repo_id: str, path_in_repo: str | None = None, *, recursive: bool = False, revision: str | None = None, repo_type: str | None = None, **kw: Any) -> list[RepoFile]:
-        self._call("list_repo_tree", repo_id=repo_id, recursive=recursive, revision=revision, repo_type=repo_type)
+    def list_repo_tree(
+        self,
+        repo_id: str,
+        path_in_repo: str | None = None,
+        *,
+        recursive: bool = False,
+        revision: str | None = None,
+        repo_type: str | None = None,
+        **kw: Any,
+    ) -> list[RepoFile]:
+        self._call(
+            "list_repo_tree", repo_id=repo_id, recursive=recursive, revision=revision, repo_type=repo_type
+        )
         assert recursive, "the publisher lists the whole tree"
         repo = self._repo(repo_id, repo_type)
         out = []
@@ -154,12 +203,35 @@ class FakeHfApi:
             lfs = None
             if any(fnmatch.fnmatch(Path(path).name, p) for p in LFS_PATTERNS):
                 lfs = {"size": len(data), "oid": blob, "pointerSize": 134}
-                git = hashlib.sha1(f"lfs pointer {blob}".encode()).hexdigest()  # the pointer's id, not the content's
+                git = hashlib.sha1(
+                    f"lfs pointer {blob}".encode()
+                ).hexdigest()  # the pointer's id, not the content's
             out.append(RepoFile(path=path, size=len(data), oid=git, lfs=lfs))
         return out
 
-    def upload_folder(self, *, repo_id: str, folder_path: str | Path, path_in_repo: str | None = None, commit_message: str | None = None, commit_description: str | None = None, repo_type: str | None = None, revision: str | None = None, allow_patterns: Any = None, ignore_patterns: Any = None, delete_patterns: Any = None, **kw: Any) -> CommitInfo:
-        self._call("upload_folder", repo_id=repo_id, folder_path=str(folder_path), revision=revision, repo_type=repo_type, commit_message=commit_message)
+    def upload_folder(
+        self,
+        *,
+        repo_id: str,
+        folder_path: str | Path,
+        path_in_repo: str | None = None,
+        commit_message: str | None = None,
+        commit_description: str | None = None,
+        repo_type: str | None = None,
+        revision: str | None = None,
+        allow_patterns: Any = None,
+        ignore_patterns: Any = None,
+        delete_patterns: Any = None,
+        **kw: Any,
+    ) -> CommitInfo:
+        self._call(
+            "upload_folder",
+            repo_id=repo_id,
+            folder_path=str(folder_path),
+            revision=revision,
+            repo_type=repo_type,
+            commit_message=commit_message,
+        )
         assert path_in_repo in (None, ""), "the publisher uploads to the repo root"
         repo = self._repo(repo_id, repo_type)
         branch = revision or "main"
@@ -170,18 +242,40 @@ class FakeHfApi:
             rel = p.relative_to(root).as_posix()
             if not p.is_file() or rel.startswith(".git/"):
                 continue
-            if allow_patterns and not any(fnmatch.fnmatch(rel, a) for a in ([allow_patterns] if isinstance(allow_patterns, str) else allow_patterns)):
+            if allow_patterns and not any(
+                fnmatch.fnmatch(rel, a)
+                for a in ([allow_patterns] if isinstance(allow_patterns, str) else allow_patterns)
+            ):
                 continue
-            if ignore_patterns and any(fnmatch.fnmatch(rel, i) for i in ([ignore_patterns] if isinstance(ignore_patterns, str) else ignore_patterns)):
+            if ignore_patterns and any(
+                fnmatch.fnmatch(rel, i)
+                for i in ([ignore_patterns] if isinstance(ignore_patterns, str) else ignore_patterns)
+            ):
                 continue
             files[rel] = self._store(p.read_bytes())
             added.append(rel)
         self.uploads.append(added)
         sha = self._commit(repo, branch, files)
-        return CommitInfo(commit_url=f"https://huggingface.co/{repo_id}/commit/{sha}", commit_message=commit_message or "", commit_description=commit_description or "", oid=sha)
+        return CommitInfo(
+            commit_url=f"https://huggingface.co/{repo_id}/commit/{sha}",
+            commit_message=commit_message or "",
+            commit_description=commit_description or "",
+            oid=sha,
+        )
 
-    def create_commit(self, repo_id: str, operations: list[Any], *, commit_message: str, repo_type: str | None = None, revision: str | None = None, **kw: Any) -> CommitInfo:
-        self._call("create_commit", repo_id=repo_id, operations=operations, revision=revision, repo_type=repo_type)
+    def create_commit(
+        self,
+        repo_id: str,
+        operations: list[Any],
+        *,
+        commit_message: str,
+        repo_type: str | None = None,
+        revision: str | None = None,
+        **kw: Any,
+    ) -> CommitInfo:
+        self._call(
+            "create_commit", repo_id=repo_id, operations=operations, revision=revision, repo_type=repo_type
+        )
         repo = self._repo(repo_id, repo_type)
         branch = revision or "main"
         files = dict(repo.commits[self._resolve(repo, branch)])
@@ -193,9 +287,24 @@ class FakeHfApi:
             elif isinstance(op, CommitOperationAdd):
                 files[op.path_in_repo] = self._store(Path(op.path_or_fileobj).read_bytes())
         sha = self._commit(repo, branch, files)
-        return CommitInfo(commit_url=f"https://huggingface.co/{repo_id}/commit/{sha}", commit_message=commit_message, commit_description="", oid=sha)
+        return CommitInfo(
+            commit_url=f"https://huggingface.co/{repo_id}/commit/{sha}",
+            commit_message=commit_message,
+            commit_description="",
+            oid=sha,
+        )
 
-    def create_tag(self, repo_id: str, *, tag: str, tag_message: str | None = None, revision: str | None = None, repo_type: str | None = None, exist_ok: bool = False, **kw: Any) -> None:
+    def create_tag(
+        self,
+        repo_id: str,
+        *,
+        tag: str,
+        tag_message: str | None = None,
+        revision: str | None = None,
+        repo_type: str | None = None,
+        exist_ok: bool = False,
+        **kw: Any,
+    ) -> None:
         self._call("create_tag", repo_id=repo_id, tag=tag, revision=revision, repo_type=repo_type)
         repo = self._repo(repo_id, repo_type)
         if tag in repo.tags and not exist_ok:
@@ -226,9 +335,18 @@ def test_fake_hub_commits_branches_and_tags(hub: FakeHfApi, tmp_path: Path) -> N
     assert hub.repo_info("org/x", repo_type="dataset").sha == info.oid
     tree = {f.path: f for f in hub.list_repo_tree("org/x", recursive=True, repo_type="dataset")}
     assert tree["data/a.parquet"].lfs.sha256 == hashlib.sha256(b"parquet-bytes").hexdigest()
-    assert tree["README.md"].lfs is None and tree["README.md"].blob_id == hashlib.sha1(b"blob 4\0card").hexdigest()
+    assert (
+        tree["README.md"].lfs is None
+        and tree["README.md"].blob_id == hashlib.sha1(b"blob 4\0card").hexdigest()
+    )
     hub.create_branch("org/x", branch="v2", repo_type="dataset")
-    hub.create_commit("org/x", [CommitOperationDelete(path_in_repo="README.md")], commit_message="rm", repo_type="dataset", revision="v2")
+    hub.create_commit(
+        "org/x",
+        [CommitOperationDelete(path_in_repo="README.md")],
+        commit_message="rm",
+        repo_type="dataset",
+        revision="v2",
+    )
     assert "README.md" in hub.files("org/x") and "README.md" not in hub.files("org/x", revision="v2")
     hub.create_tag("org/x", tag="v1.0", revision=info.oid, repo_type="dataset")
     with pytest.raises(FakeHubError):

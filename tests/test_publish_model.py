@@ -42,7 +42,10 @@ def make_model_dir(root: Path, run_dir: Path) -> Path:
     root.mkdir(parents=True)
     (root / "config.json").write_text(json.dumps(CONFIG))
     save_file({"a.weight": np.zeros((4, 8), np.float32)}, str(root / "model-00001-of-00002.safetensors"))
-    save_file({"b.weight": np.zeros((8, 8), np.float32), "b.bias": np.zeros(8, np.float32)}, str(root / "model-00002-of-00002.safetensors"))
+    save_file(
+        {"b.weight": np.zeros((8, 8), np.float32), "b.bias": np.zeros(8, np.float32)},
+        str(root / "model-00002-of-00002.safetensors"),
+    )
     index = {
         "metadata": {"total_size": 4 * (32 + 64 + 8)},
         "weight_map": {
@@ -95,7 +98,10 @@ def lmms_results(path: Path, run_dir: Path) -> Path:
                     },
                 },
                 "n-samples": {"videonet_mc": {"original": 4000, "effective": 4000}},
-                "config": {"model": "videonet_molmo2", "model_args": f"pretrained={run_dir / 'out'},dtype=bfloat16"},
+                "config": {
+                    "model": "videonet_molmo2",
+                    "model_args": f"pretrained={run_dir / 'out'},dtype=bfloat16",
+                },
             }
         )
     )
@@ -108,24 +114,45 @@ def test_model_bundle_card_and_provenance(tmp_path: Path, capsys) -> None:
     results = lmms_results(run / "eval" / "videonet_mc_results.json", run)
     out = tmp_path / "bundle"
     rc = main(
-        ["publish", "model", str(src), "--repo", REPO, "--dry-run", "--out", str(out), "--eval-results", str(results),
-         "--benchmark-repo", "my-org/videonet", "--license", "apache-2.0", "--no-progress"]
+        [
+            "publish",
+            "model",
+            str(src),
+            "--repo",
+            REPO,
+            "--dry-run",
+            "--out",
+            str(out),
+            "--eval-results",
+            str(results),
+            "--benchmark-repo",
+            "my-org/videonet",
+            "--license",
+            "apache-2.0",
+            "--no-progress",
+        ]
     )
     printed = capsys.readouterr()
     assert rc == 0, printed.err
     files, hidden = list_files(out)
-    assert files == [
-        "README.md",
-        "config.json",
-        "eval/videonet_mc_results.json",
-        "model-00001-of-00002.safetensors",
-        "model-00002-of-00002.safetensors",
-        "model.safetensors.index.json",
-        "processor_config.json",
-        "tokenizer_config.json",
-        "training_config.yaml",
-    ] and hidden == []
-    assert "3 hidden or excluded source files" in printed.out  # checkpoint-10/optimizer.pt, optimizer.pt, training_args.bin
+    assert (
+        files
+        == [
+            "README.md",
+            "config.json",
+            "eval/videonet_mc_results.json",
+            "model-00001-of-00002.safetensors",
+            "model-00002-of-00002.safetensors",
+            "model.safetensors.index.json",
+            "processor_config.json",
+            "tokenizer_config.json",
+            "training_config.yaml",
+        ]
+        and hidden == []
+    )
+    assert (
+        "3 hidden or excluded source files" in printed.out
+    )  # checkpoint-10/optimizer.pt, optimizer.pt, training_args.bin
     for rel in files:  # no trace of the training machine
         assert str(tmp_path) not in (out / rel).read_bytes().decode("utf-8", "replace"), rel
     tc = yaml.safe_load((out / "training_config.yaml").read_text())
@@ -136,7 +163,11 @@ def test_model_bundle_card_and_provenance(tmp_path: Path, capsys) -> None:
     card = ModelCard.load(out / "README.md")
     d = card.data
     assert d.base_model == "allenai/Molmo2-4B" and d.datasets == ["my-org/videonet-train"]
-    assert d.pipeline_tag == "image-text-to-text" and d.library_name == "transformers" and d.license == "apache-2.0"
+    assert (
+        d.pipeline_tag == "image-text-to-text"
+        and d.library_name == "transformers"
+        and d.license == "apache-2.0"
+    )
     mi = {(r.dataset_config, r.dataset_split): r.metric_value for r in d.eval_results}
     assert mi == {("mc", "test"): 53.5, ("binary_0shot", "test"): 66.6}
     assert all(r.dataset_type == "my-org/videonet" for r in d.eval_results)
@@ -158,9 +189,17 @@ def test_model_check_catches_incomplete_and_leaky_folders(tmp_path: Path) -> Non
     (src / "config.json").write_text(json.dumps(cfg))
     report = check_model(src)
     msgs = [str(f) for f in report.errors]
-    assert "model.safetensors.index.json: weight_map: names shard 'model-00002-of-00002.safetensors', which is missing" in msgs
-    assert "model-00001-of-00002.safetensors: not a readable safetensors file: tensor 'a.weight' lies outside the file (truncated?)" in msgs
-    assert any(m.startswith("config.json: $._name_or_path: local path '/home/carol/models/molmo2'") for m in msgs), msgs
+    assert (
+        "model.safetensors.index.json: weight_map: names shard 'model-00002-of-00002.safetensors', which is missing"
+        in msgs
+    )
+    assert (
+        "model-00001-of-00002.safetensors: not a readable safetensors file: tensor 'a.weight' lies outside the file (truncated?)"
+        in msgs
+    )
+    assert any(
+        m.startswith("config.json: $._name_or_path: local path '/home/carol/models/molmo2'") for m in msgs
+    ), msgs
     with pytest.raises(CheckFailed):
         stage_model(src, REPO, tmp_path / "bundle", progress=False)
     assert not (tmp_path / "bundle").exists()
@@ -170,10 +209,14 @@ def test_adapter_must_name_a_hub_base_model(tmp_path: Path) -> None:
     src = tmp_path / "adapter"
     src.mkdir()
     save_file({"lora_A": np.zeros((2, 8), np.float32)}, str(src / "adapter_model.safetensors"))
-    (src / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "base_model_name_or_path": "../base"}))
+    (src / "adapter_config.json").write_text(
+        json.dumps({"peft_type": "LORA", "base_model_name_or_path": "../base"})
+    )
     msgs = [str(f) for f in check_model(src).errors]
     assert any("'../base' is not a Hub model id" in m for m in msgs), msgs
-    (src / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "base_model_name_or_path": "allenai/Molmo2-4B"}))
+    (src / "adapter_config.json").write_text(
+        json.dumps({"peft_type": "LORA", "base_model_name_or_path": "allenai/Molmo2-4B"})
+    )
     report = check_model(src)
     assert report.ok and report.weights.adapter and report.weights.num_parameters == 16
 
@@ -189,15 +232,25 @@ def test_model_upload_and_republish(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "Published to model repo my-org/molmo2-4b-videonet @ main: uploaded 8 file(s)" in out
     assert "Nothing new to upload" in out and "tag v1.0: already points to this commit" in out
     assert ("model", REPO) in api.repos and set(api.files(REPO, repo_type="model")) == {
-        ".gitattributes", "README.md", "config.json", "model-00001-of-00002.safetensors",
-        "model-00002-of-00002.safetensors", "model.safetensors.index.json", "processor_config.json",
-        "tokenizer_config.json", "training_config.yaml",
+        ".gitattributes",
+        "README.md",
+        "config.json",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "model.safetensors.index.json",
+        "processor_config.json",
+        "tokenizer_config.json",
+        "training_config.yaml",
     }
 
 
 def test_eval_result_formats() -> None:
     flat = parse_eval_results({"eval_loss": 0.4, "eval_accuracy": 0.5, "epoch": 1, "note": "x"})
-    assert [(r.task, r.metric, r.value) for r in flat] == [("eval", "eval_loss", 0.4), ("eval", "eval_accuracy", 0.5), ("eval", "epoch", 1.0)]
+    assert [(r.task, r.metric, r.value) for r in flat] == [
+        ("eval", "eval_loss", 0.4),
+        ("eval", "eval_accuracy", 0.5),
+        ("eval", "epoch", 1.0),
+    ]
     nested = parse_eval_results({"videonet_mc_val": {"accuracy": 0.48, "n": "many"}})
     assert [(r.task, r.metric, r.value) for r in nested] == [("videonet_mc_val", "accuracy", 0.48)]
     with pytest.raises(ValueError, match="expected a JSON object"):
@@ -221,8 +274,14 @@ def test_recipe_layout_discovers_provenance_and_eval(tmp_path: Path) -> None:
                 "lora": False,
                 "step": 8000,
                 "checkpoint": str(run / "checkpoint-8000"),
-                "config": {"model_name_or_path": "allenai/Molmo2-4B", "dataset": str(tmp_path / "train"),
-                           "dataset_config": "single_action", "llm_lr": 1e-5, "max_steps": 8000, "adam_beta1": 0.9},
+                "config": {
+                    "model_name_or_path": "allenai/Molmo2-4B",
+                    "dataset": str(tmp_path / "train"),
+                    "dataset_config": "single_action",
+                    "llm_lr": 1e-5,
+                    "max_steps": 8000,
+                    "adam_beta1": 0.9,
+                },
             }
         )
     )
@@ -235,7 +294,10 @@ def test_recipe_layout_discovers_provenance_and_eval(tmp_path: Path) -> None:
     assert "videonet_finetune.json: replaced 2 local path(s) by <local>/<name>" in bundle.notes
     card = ModelCard.load(bundle.root / "README.md")
     assert card.data.base_model == "allenai/Molmo2-4B" and card.data.datasets is None
-    assert "Run: base_model `allenai/Molmo2-4B`; lora `false`; step `8000`; checkpoint `<local>/checkpoint-8000`" in card.text
+    assert (
+        "Run: base_model `allenai/Molmo2-4B`; lora `false`; step `8000`; checkpoint `<local>/checkpoint-8000`"
+        in card.text
+    )
     assert "| `llm_lr` | 1e-05 |" in card.text and "<details><summary>All 6 settings</summary>" in card.text
     assert "- a local dataset folder `<local>/train`, config `single_action` (not on the Hub)" in card.text
     assert "| `videonet_mc` | mc | test | 4000 | 53.5 ± 1.2 |" in card.text
@@ -254,7 +316,9 @@ def test_real_recipe_output_publishes_and_reloads(tmp_path: Path) -> None:
 
     repo_root = Path(__file__).resolve().parents[1]
     bench = tmp_path / "videonet"
-    build_benchmark(make_annotation_dir(tmp_path / "ann", domains=1, actions_per_domain=4), bench, progress=False)
+    build_benchmark(
+        make_annotation_dir(tmp_path / "ann", domains=1, actions_per_domain=4), bench, progress=False
+    )
     out = tmp_path / "ft"
     cmd = [sys.executable, str(repo_root / "recipes" / "finetune_molmo2.py"), "--config",
            str(repo_root / "recipes" / "configs" / "tiny_cpu.yaml"), "--dataset", str(bench),
@@ -263,7 +327,9 @@ def test_real_recipe_output_publishes_and_reloads(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    bundle = stage_model(out / "final", REPO, tmp_path / "bundle", base_model="allenai/Molmo2-4B", progress=False)
+    bundle = stage_model(
+        out / "final", REPO, tmp_path / "bundle", base_model="allenai/Molmo2-4B", progress=False
+    )
     assert bundle.report.ok and bundle.report.model_type == "molmo2"
     assert not any(f.startswith("checkpoint-") for f in bundle.files)
     assert any(n.startswith("videonet_finetune.json: replaced") for n in bundle.notes)
@@ -276,7 +342,9 @@ def test_real_recipe_output_publishes_and_reloads(tmp_path: Path) -> None:
         "p = AutoProcessor.from_pretrained(sys.argv[1])\n"
         "print('OK', sum(x.numel() for x in m.parameters()), type(p).__name__)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(bundle.root)], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(bundle.root)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert int(proc.stdout.split("OK", 1)[1].split()[0]) == bundle.report.weights.num_parameters
     assert "Molmo2Processor" in proc.stdout

@@ -74,7 +74,12 @@ def _rows(prefix: str, n: int, leak_row: int | None = None) -> list[dict]:
                 "action": f"move {i}",
                 "qa": [
                     {"kind": "binary_yes", "prompt": prompt, "answer": "yes", "options": []},
-                    {"kind": "mc", "prompt": "Which? <video>", "answer": "B", "options": ["a", "b", "c", "d"]},
+                    {
+                        "kind": "mc",
+                        "prompt": "Which? <video>",
+                        "answer": "B",
+                        "options": ["a", "b", "c", "d"],
+                    },
                 ],
             }
         )
@@ -84,7 +89,10 @@ def _rows(prefix: str, n: int, leak_row: int | None = None) -> list[dict]:
 def make_train_dir(root: Path, *, leak_row: int | None = None) -> Path:
     """Two configs; ``single_action`` in 2 shards; the clip pool holds placeholder bytes
     (the publisher checks existence, it does not decode)."""
-    shards = {"single_action": [_rows("s", 7), _rows("t", 6, leak_row)], "transcript_localized": [_rows("u", 5)]}
+    shards = {
+        "single_action": [_rows("s", 7), _rows("t", 6, leak_row)],
+        "transcript_localized": [_rows("u", 5)],
+    }
     for config, parts in shards.items():
         for i, rows in enumerate(parts):
             path = root / "data" / config / f"train-{i:05d}-of-{len(parts):05d}.parquet"
@@ -105,7 +113,9 @@ def test_card_is_completed_from_the_files_and_loads(tmp_path: Path) -> None:
     assert any("size_categories" in n for n in bundle.notes)
     card = DatasetCard.load(bundle.root / "README.md")
     assert card.data.license == "cc-by-4.0" and card.data.size_categories == ["n<1K"]
-    sizes = {i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in card.data.dataset_info}
+    sizes = {
+        i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in card.data.dataset_info
+    }
     assert sizes == {"single_action": {"train": 13}, "transcript_localized": {"train": 5}}
     qa = next(i for i in card.data.dataset_info if i["config_name"] == "single_action")["features"][-1]
     assert qa["name"] == "qa"  # nested features are documented too
@@ -159,7 +169,9 @@ def test_train_upload_then_nothing_new(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 @pytest.mark.slow
-def test_real_build_train_output_publishes_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_real_build_train_output_publishes_and_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     """Integration with ``videonet build-train`` on the narrated test world (~20 s: Whisper
     tiny.en on 2 cores): its card gets dataset_info, its stats.json loses the absolute
     settings paths, its hidden work folder stays home, and the bundle loads offline."""
@@ -183,7 +195,9 @@ def test_real_build_train_output_publishes_and_loads(tmp_path: Path, monkeypatch
     )
     bundle = stage_dataset(src, "train", REPO, tmp_path / "bundle", progress=False)
     assert bundle.report.ok, bundle.report.format()
-    assert not any(r.startswith(".build/") for r in bundle.files) and any(s.startswith(".build/") for s in bundle.skipped)
+    assert not any(r.startswith(".build/") for r in bundle.files) and any(
+        s.startswith(".build/") for s in bundle.skipped
+    )
     stats = (bundle.root / "stats.json").read_text()
     assert str(tmp_path) not in stats and "<local>/" in stats
     configs = [c for c in FILTERS if c in bundle.report.splits]

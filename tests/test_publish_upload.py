@@ -51,7 +51,9 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_upload_is_exactly_the_dry_run_and_loads(datasets_dir, hub: FakeHfApi, tmp_path: Path, capsys) -> None:
+def test_upload_is_exactly_the_dry_run_and_loads(
+    datasets_dir, hub: FakeHfApi, tmp_path: Path, capsys
+) -> None:
     src = datasets_dir["a"]
     dry = tmp_path / "dry"
     assert publish("benchmark", str(src), "--repo", REPO, "--dry-run", "--out", str(dry)) == 0
@@ -70,10 +72,16 @@ def test_upload_is_exactly_the_dry_run_and_loads(datasets_dir, hub: FakeHfApi, t
     assert not list(src.parent.glob(".videonet.publish*")), "the staging bundle is removed"
     # The published repo loads like the dry-run folder.
     loaded = load_offline([repo, dry], ["mc", "binary_3shot"])
-    assert loaded[str(repo)] == loaded[str(dry)] == {"mc": {"test": 16, "validation": 4}, "binary_3shot": {"test": 16}}
+    assert (
+        loaded[str(repo)]
+        == loaded[str(dry)]
+        == {"mc": {"test": 16, "validation": 4}, "binary_3shot": {"test": 16}}
+    )
 
 
-def test_second_publish_uploads_nothing_and_interrupted_publish_resumes(datasets_dir, hub: FakeHfApi, tmp_path: Path, capsys) -> None:
+def test_second_publish_uploads_nothing_and_interrupted_publish_resumes(
+    datasets_dir, hub: FakeHfApi, tmp_path: Path, capsys
+) -> None:
     src = datasets_dir["a"]
     bundle = stage_dataset(src, "benchmark", REPO, tmp_path / "bundle", progress=False)
     # An interrupted upload: only the data files made it.
@@ -89,11 +97,15 @@ def test_second_publish_uploads_nothing_and_interrupted_publish_resumes(datasets
     n_calls = len(hub.uploads)
     assert publish("benchmark", str(src), "--repo", REPO) == 0
     out = capsys.readouterr().out
-    assert "Nothing new to upload to dataset repo my-org/videonet @ main: all 35 files are already there." in out
+    assert (
+        "Nothing new to upload to dataset repo my-org/videonet @ main: all 35 files are already there." in out
+    )
     assert len(hub.uploads) == n_calls and not any(n == "create_commit" for n, _ in hub.calls)
 
 
-def test_different_dataset_is_refused_without_force(datasets_dir, hub: FakeHfApi, tmp_path: Path, capsys) -> None:
+def test_different_dataset_is_refused_without_force(
+    datasets_dir, hub: FakeHfApi, tmp_path: Path, capsys
+) -> None:
     assert publish("benchmark", str(datasets_dir["a"]), "--repo", REPO) == 0
     assert next(kw for name, kw in hub.calls if name == "create_repo")["private"] is None  # the org's default
     before = hub.files(REPO)
@@ -103,7 +115,11 @@ def test_different_dataset_is_refused_without_force(datasets_dir, hub: FakeHfApi
     assert "--force" in err and "--revision" in err
     assert hub.files(REPO) == before, "nothing changed on refusal"
     with pytest.raises(PublishRefused, match=r"file\(s\) with different content"):
-        publish_bundle(hub, stage_dataset(datasets_dir["b"], "benchmark", REPO, tmp_path / "b", progress=False), PublishOptions(REPO))
+        publish_bundle(
+            hub,
+            stage_dataset(datasets_dir["b"], "benchmark", REPO, tmp_path / "b", progress=False),
+            PublishOptions(REPO),
+        )
     assert hub.files(REPO) == before
 
     # The same data with only a card change is an update, not a conflict.
@@ -140,24 +156,45 @@ def test_new_branch_and_release_tags(datasets_dir, hub: FakeHfApi, tmp_path: Pat
 
     # A different dataset goes to a new branch without --force; main and v1.0 stay.
     main_files = hub.files(REPO)
-    assert publish("benchmark", str(datasets_dir["b"]), "--repo", REPO, "--revision", "v2", "--tag", "v2.0") == 0
+    assert (
+        publish("benchmark", str(datasets_dir["b"]), "--repo", REPO, "--revision", "v2", "--tag", "v2.0") == 0
+    )
     assert hub.files(REPO) == main_files and hub.files(REPO, revision="v1.0") == main_files
     v2 = tree_bytes(hub.checkout(REPO, tmp_path / "v2", revision="v2.0"))
     v2.pop(".gitattributes")
-    assert v2 == tree_bytes(stage_dataset(datasets_dir["b"], "benchmark", REPO, tmp_path / "dry", progress=False).root)
+    assert v2 == tree_bytes(
+        stage_dataset(datasets_dir["b"], "benchmark", REPO, tmp_path / "dry", progress=False).root
+    )
 
     # Moving a release tag to other content needs --force (the data itself goes to a new branch).
     capsys.readouterr()
-    assert publish("benchmark", str(datasets_dir["a"]), "--repo", REPO, "--revision", "v3", "--tag", "v2.0") == 1
+    assert (
+        publish("benchmark", str(datasets_dir["a"]), "--repo", REPO, "--revision", "v3", "--tag", "v2.0") == 1
+    )
     assert "tag 'v2.0' of my-org/videonet already points to commit" in capsys.readouterr().err
     assert hub.files(REPO, revision="v2.0") != main_files
     assert "v3" not in hub.repos[("dataset", REPO)].branches, "a refused publish writes nothing"
-    assert publish("benchmark", str(datasets_dir["a"]), "--repo", REPO, "--revision", "v3", "--tag", "v2.0", "--force") == 0
+    assert (
+        publish(
+            "benchmark",
+            str(datasets_dir["a"]),
+            "--repo",
+            REPO,
+            "--revision",
+            "v3",
+            "--tag",
+            "v2.0",
+            "--force",
+        )
+        == 0
+    )
     assert "tag v2.0: moved from" in capsys.readouterr().out
     assert hub.files(REPO, revision="v2.0") == main_files
 
 
-def test_token_is_never_printed(datasets_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, caplog) -> None:
+def test_token_is_never_printed(
+    datasets_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, caplog
+) -> None:
     api = FakeHfApi(
         tmp_path / "hub",
         fail={"upload_folder": f"401 Client Error: bad credentials {TOKEN} for url"},
@@ -176,7 +213,9 @@ def test_token_is_never_printed(datasets_dir, tmp_path: Path, monkeypatch: pytes
     assert redact(f"x {TOKEN} y") == "x hf_*** y" and redact("secret-abc", "secret-abc") == "hf_***"
 
 
-def test_no_token_is_a_clear_error(datasets_dir, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+def test_no_token_is_a_clear_error(
+    datasets_dir, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
     from huggingface_hub import constants
 
     monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -210,14 +249,21 @@ def test_compare_remote_uses_lfs_sha256_or_git_blob_id(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("card")
     local = digest_files(tmp_path, ["a.parquet", "README.md"], progress=False)
     same = [
-        RepoFile(path="a.parquet", size=4, oid="pointer-id", lfs={"size": 4, "oid": local["a.parquet"].sha256, "pointerSize": 1}),
+        RepoFile(
+            path="a.parquet",
+            size=4,
+            oid="pointer-id",
+            lfs={"size": 4, "oid": local["a.parquet"].sha256, "pointerSize": 1},
+        ),
         RepoFile(path="README.md", size=4, oid=local["README.md"].git_sha1),
         RepoFile(path=".gitattributes", size=1, oid="x"),
     ]
     d = compare_remote(local, same)
     assert d.unchanged == ["README.md", "a.parquet"] and not (d.added or d.changed or d.removed)
     other = [
-        RepoFile(path="a.parquet", size=4, oid="pointer-id", lfs={"size": 4, "oid": "0" * 64, "pointerSize": 1}),
+        RepoFile(
+            path="a.parquet", size=4, oid="pointer-id", lfs={"size": 4, "oid": "0" * 64, "pointerSize": 1}
+        ),
         RepoFile(path="old.parquet", size=4, oid="y"),
     ]
     d = compare_remote(local, other)

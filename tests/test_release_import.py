@@ -57,7 +57,12 @@ def write_release(ann_dir: Path, release: Path, seed: int = 0) -> None:
             for r in qs.rows[f"binary_{k}shot"]["test"]:
                 p = binary_prompt(r["action"], r["domain"], r["subdomain"], k=k)
                 vids = [f"{c}.mp4" for c in r["example_clip_ids"]] + [f"{r['clip_id']}.mp4"]
-                f.write(json.dumps({"key": r["question_id"], "question": _question(p, vids), "answer": r["label"]}) + "\n")
+                f.write(
+                    json.dumps(
+                        {"key": r["question_id"], "question": _question(p, vids), "answer": r["label"]}
+                    )
+                    + "\n"
+                )
 
 
 @pytest.fixture
@@ -94,7 +99,9 @@ def test_import_round_trips(release: tuple[Path, Path], tmp_path: Path) -> None:
     ]
 
 
-def test_cli_and_bad_release(release: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_and_bad_release(
+    release: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from videonet_datasets.cli import main
 
     _, rel = release

@@ -65,7 +65,9 @@ def test_every_action_of_a_domain_travels_the_same_distance_in_its_own_direction
 def test_coarse_middle_frame_is_at_chance_while_motion_separates_actions(domain_name: str) -> None:
     cfg = SynthConfig(taxonomy="coarse", size=(64, 64), fps=10.0)
     (domain,) = select_domains([domain_name], taxonomy="coarse")
-    plans = plans_per_action(cfg, domain, 20)  # with 10, leave-one-out over 60 clips swings +-0.15 around chance
+    plans = plans_per_action(
+        cfg, domain, 20
+    )  # with 10, leave-one-out over 60 clips swings +-0.15 around chance
     labels = [p.action for p in plans]
     chance = 1.0 / len(domain.actions)
     assert _loo_nearest_centroid([_motion_feature(p) for p in plans], labels) >= 0.9

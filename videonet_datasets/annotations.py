@@ -173,7 +173,9 @@ class AnnotationSet:
 # --------------------------------------------------------------------------- reading
 
 
-def read_csv_rows(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> list[tuple[int, dict[str, str]]]:
+def read_csv_rows(
+    path: Path, columns: tuple[str, ...], problems: list[Problem]
+) -> list[tuple[int, dict[str, str]]]:
     """Rows as (line number, {column: stripped value}); header problems are reported and
     make the file unreadable (returns []).  Shared by every CSV the project reads (crawl
     manifests too), so all of them report problems the same way."""
@@ -201,7 +203,9 @@ def read_csv_rows(path: Path, columns: tuple[str, ...], problems: list[Problem])
         )
         return []
     if extra:
-        problems.append(Problem(name, 1, f"unknown column(s) {', '.join(extra)} (ignored)", severity="warning"))
+        problems.append(
+            Problem(name, 1, f"unknown column(s) {', '.join(extra)} (ignored)", severity="warning")
+        )
     rows = []
     for lineno, raw in enumerate(reader, start=2):
         if not raw or all(not c.strip() for c in raw):
@@ -258,7 +262,13 @@ def _read_actions(root: Path, problems: list[Problem]) -> dict[tuple[str, str], 
         if (domain, name) in actions:
             first = actions[(domain, name)].line
             problems.append(
-                Problem(ACTIONS_FILE, line, f"duplicate action (first on line {first})", column="action", value=name)
+                Problem(
+                    ACTIONS_FILE,
+                    line,
+                    f"duplicate action (first on line {first})",
+                    column="action",
+                    value=name,
+                )
             )
             continue
         if domain in domain_category and domain_category[domain][0] != category:
@@ -314,7 +324,13 @@ def _read_negatives(
         domain, name = row["domain"], row["action"]
         if domain not in domains:
             problems.append(
-                Problem(NEGATIVES_FILE, line, "unknown domain" + did_you_mean(domain, domains), column="domain", value=domain)
+                Problem(
+                    NEGATIVES_FILE,
+                    line,
+                    "unknown domain" + did_you_mean(domain, domains),
+                    column="domain",
+                    value=domain,
+                )
             )
             continue
         names = [a.name for a in actions.values() if a.domain == domain]
@@ -349,11 +365,19 @@ def _read_negatives(
                 problems.append(Problem(NEGATIVES_FILE, line, "must not be empty", column=col, value=neg))
                 ok = False
             elif neg == name:
-                problems.append(Problem(NEGATIVES_FILE, line, "an action cannot be its own negative", column=col, value=neg))
+                problems.append(
+                    Problem(
+                        NEGATIVES_FILE, line, "an action cannot be its own negative", column=col, value=neg
+                    )
+                )
                 ok = False
             elif (domain, neg) not in actions:
                 other = [a.domain for a in actions.values() if a.name == neg]
-                hint = f" (it is an action of {other[0]!r}; negatives come from the same domain)" if other else ""
+                hint = (
+                    f" (it is an action of {other[0]!r}; negatives come from the same domain)"
+                    if other
+                    else ""
+                )
                 problems.append(
                     Problem(
                         NEGATIVES_FILE,
@@ -365,9 +389,7 @@ def _read_negatives(
                 )
                 ok = False
             elif neg in seen:
-                problems.append(
-                    Problem(NEGATIVES_FILE, line, f"repeats {seen[neg]}", column=col, value=neg)
-                )
+                problems.append(Problem(NEGATIVES_FILE, line, f"repeats {seen[neg]}", column=col, value=neg))
                 ok = False
             else:
                 seen[neg] = col
@@ -415,9 +437,7 @@ def _resolve_video(root: Path, video: str) -> tuple[Path, str | None]:
     return joined, None
 
 
-def _read_clips(
-    root: Path, actions: dict[tuple[str, str], Action], problems: list[Problem]
-) -> list[Clip]:
+def _read_clips(root: Path, actions: dict[tuple[str, str], Action], problems: list[Problem]) -> list[Clip]:
     clips: list[Clip] = []
     ids: dict[str, int] = {}
     per_action: Counter[tuple[str, str]] = Counter()
@@ -433,24 +453,42 @@ def _read_clips(
             continue
         if cid in ids:
             problems.append(
-                Problem(CLIPS_FILE, line, f"duplicate clip id (first on line {ids[cid]})", column="clip_id", value=cid)
+                Problem(
+                    CLIPS_FILE,
+                    line,
+                    f"duplicate clip id (first on line {ids[cid]})",
+                    column="clip_id",
+                    value=cid,
+                )
             )
             bad = True
         else:
             ids[cid] = line
         if "/" in cid or "\\" in cid or cid in (".", ".."):
-            problems.append(Problem(CLIPS_FILE, line, "clip ids name files: no slashes", column="clip_id", value=cid))
+            problems.append(
+                Problem(CLIPS_FILE, line, "clip ids name files: no slashes", column="clip_id", value=cid)
+            )
             bad = True
         if domain not in domains:
             problems.append(
-                Problem(CLIPS_FILE, line, "unknown domain" + did_you_mean(domain, domains), column="domain", value=domain)
+                Problem(
+                    CLIPS_FILE,
+                    line,
+                    "unknown domain" + did_you_mean(domain, domains),
+                    column="domain",
+                    value=domain,
+                )
             )
             bad = True
         elif (domain, name) not in actions:
             names = [a.name for a in actions.values() if a.domain == domain]
             problems.append(
                 Problem(
-                    CLIPS_FILE, line, f"not an action of {domain!r}" + did_you_mean(name, names), column="action", value=name
+                    CLIPS_FILE,
+                    line,
+                    f"not an action of {domain!r}" + did_you_mean(name, names),
+                    column="action",
+                    value=name,
                 )
             )
             bad = True
@@ -465,7 +503,13 @@ def _read_clips(
         if start is not None and end is not None:
             if end <= start:
                 problems.append(
-                    Problem(CLIPS_FILE, line, f"end must be greater than start ({row['start']})", column="end", value=row["end"])
+                    Problem(
+                        CLIPS_FILE,
+                        line,
+                        f"end must be greater than start ({row['start']})",
+                        column="end",
+                        value=row["end"],
+                    )
                 )
                 bad = True
             elif end - start > MAX_CLIP_SECONDS:
@@ -554,9 +598,7 @@ def _probe_all(paths: list[Path], workers: int, progress: bool) -> dict[Path, Vi
     return out
 
 
-def _check_videos(
-    clips: list[Clip], problems: list[Problem], workers: int, progress: bool
-) -> list[Clip]:
+def _check_videos(clips: list[Clip], problems: list[Problem], workers: int, progress: bool) -> list[Clip]:
     """Probe each distinct video once; report missing/undecodable files and windows past
     the video's duration; return the clips with ``video_duration`` filled in."""
     infos = _probe_all(list(dict.fromkeys(c.path for c in clips)), workers, progress)
@@ -635,8 +677,12 @@ def validate_annotations(
         clips = _check_videos(clips, problems, workers, progress)
     if skip_invalid_clips:
         bad_lines = {p.line for p in problems if p.file == CLIPS_FILE and p.line and p.severity == "error"}
-        problems[:] = [replace(p, severity="skipped") if p.file == CLIPS_FILE and p.line in bad_lines and
-                       p.severity == "error" else p for p in problems]
+        problems[:] = [
+            replace(p, severity="skipped")
+            if p.file == CLIPS_FILE and p.line in bad_lines and p.severity == "error"
+            else p
+            for p in problems
+        ]
         kept: list[Clip] = []
         seen: Counter[tuple[str, str]] = Counter()
         for c in clips:
@@ -656,7 +702,9 @@ def validate_annotations(
     warnings = [p for p in problems if p.severity != "error"]
     if errors:
         return None, problems
-    return AnnotationSet(root=root, actions=actions, negatives=negatives, clips=clips, warnings=warnings), problems
+    return AnnotationSet(
+        root=root, actions=actions, negatives=negatives, clips=clips, warnings=warnings
+    ), problems
 
 
 def load_annotations(root: str | Path, **kwargs: object) -> AnnotationSet:

@@ -25,7 +25,9 @@ def data_fingerprint(root: str | os.PathLike) -> str:
     root = Path(root)
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
-        if p.is_file() and (p.suffix in {".parquet", ".arrow", ".jsonl", ".json", ".csv"} or p.name == "README.md"):
+        if p.is_file() and (
+            p.suffix in {".parquet", ".arrow", ".jsonl", ".json", ".csv"} or p.name == "README.md"
+        ):
             if any(part.startswith(".") for part in p.relative_to(root).parts):
                 continue  # work folders (.build/, caches) are not data
             st = p.stat()

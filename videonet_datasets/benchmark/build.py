@@ -53,7 +53,12 @@ class TrimSettings:
     short_side: int | None = None
 
     def key(self) -> dict[str, Any]:
-        return {"crf": self.crf, "preset": self.preset, "gop_seconds": self.gop_seconds, "short_side": self.short_side}
+        return {
+            "crf": self.crf,
+            "preset": self.preset,
+            "gop_seconds": self.gop_seconds,
+            "short_side": self.short_side,
+        }
 
 
 @dataclass

@@ -43,7 +43,12 @@ class CardInputs:
 
 
 def _size_category(n: int) -> str:
-    for bound, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+    for bound, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
         if n < bound:
             return name
     return "1M<n<10M"
@@ -66,7 +71,9 @@ def card_metadata(inp: CardInputs) -> DatasetCardData:
         split_dict = datasets.SplitDict()
         for s in splits:
             split_dict.add(
-                datasets.SplitInfo(name=s, num_bytes=inp.num_bytes.get((config, s), 0), num_examples=len(inp.rows[config][s]))
+                datasets.SplitInfo(
+                    name=s, num_bytes=inp.num_bytes.get((config, s), 0), num_examples=len(inp.rows[config][s])
+                )
             )
         infos[config] = datasets.DatasetInfo(features=features_for(config), splits=split_dict)
     n_rows = max((len(r) for c in inp.rows.values() for r in c.values()), default=0)
@@ -116,21 +123,32 @@ def render_card(inp: CardInputs) -> str:
         f"| {r['category']} | {r['domain']} | {r['actions']} | {r['clips']} | {_fmt(r['mean_s'])} | {_fmt(r['median_s'])} |"
         for r in stats.domain_table(ann, used)
     ]
-    domain_lines.append(f"| All | All | {len(ann.actions)} | {len(durations)} | {_fmt(d.mean)} | {_fmt(d.median)} |")
+    domain_lines.append(
+        f"| All | All | {len(ann.actions)} | {len(durations)} | {_fmt(d.mean)} | {_fmt(d.median)} |"
+    )
 
     mc_test = inp.rows.get(MC_CONFIG, {}).get("test", [])
     baseline = stats.best_single_answer(mc_test, "answer")
     if baseline:
         cats = list(baseline)
         random_table = (
-            "| " + " | ".join(cats) + " |\n|" + "---|" * len(cats) + "\n| " + " | ".join(_fmt(baseline[c]) for c in cats) + " |"
+            "| "
+            + " | ".join(cats)
+            + " |\n|"
+            + "---|" * len(cats)
+            + "\n| "
+            + " | ".join(_fmt(baseline[c]) for c in cats)
+            + " |"
         )
     else:
         random_table = "(no `mc` test questions)"
 
     hist = stats.usage_histogram(ann)
     max_use = max((k for h in hist.values() for k in h), default=0)
-    neg_lines = ["| domain | " + " | ".join(str(i) for i in range(max_use + 1)) + " |", "|---|" + "---|" * (max_use + 1)]
+    neg_lines = [
+        "| domain | " + " | ".join(str(i) for i in range(max_use + 1)) + " |",
+        "|---|" + "---|" * (max_use + 1),
+    ]
     for domain, h in hist.items():
         neg_lines.append(f"| {domain} | " + " | ".join(str(h.get(i, 0)) for i in range(max_use + 1)) + " |")
 

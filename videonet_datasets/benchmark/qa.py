@@ -91,7 +91,13 @@ def mc_rows(ann: AnnotationSet, seed: int) -> tuple[list[dict[str, Any]], list[d
 
 
 def _binary_row(
-    ann: AnnotationSet, asked: Action, clip: Clip, label: str, negative_type: str, k: int, examples: list[Clip]
+    ann: AnnotationSet,
+    asked: Action,
+    clip: Clip,
+    label: str,
+    negative_type: str,
+    k: int,
+    examples: list[Clip],
 ) -> dict[str, Any]:
     return {
         "question_id": f"binary:{asked.domain}/{asked.name}:{clip.clip_id}",
@@ -109,7 +115,9 @@ def _binary_row(
 
 def _negative_clip(ann: AnnotationSet, seed: int, asked: Action, neg_action: str, variant: str) -> Clip:
     clips = ann.clips_of(asked.domain, neg_action)[:CLIPS_PER_ACTION]
-    j = int(stable_rng(seed, f"binary-{variant}-clip", asked.domain, asked.name, neg_action).integers(len(clips)))
+    j = int(
+        stable_rng(seed, f"binary-{variant}-clip", asked.domain, asked.name, neg_action).integers(len(clips))
+    )
     return clips[j]
 
 
@@ -124,7 +132,9 @@ def binary_test_set(
     positives = [(own[i - 1], "yes", "positive") for i in POSITIVE_INDICES]
     if random_negatives:
         pool = sorted(
-            a.name for a in ann.actions_of(asked.domain) if a.name != asked.name and ann.clips_of(a.domain, a.name)
+            a.name
+            for a in ann.actions_of(asked.domain)
+            if a.name != asked.name and ann.clips_of(a.domain, a.name)
         )
         variant = "random"
     else:

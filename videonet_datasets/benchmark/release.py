@@ -37,13 +37,22 @@ from videonet_datasets.fsutil import atomic_write_text
 PAPER_DOMAIN_CATEGORIES: dict[str, str] = {
     **dict.fromkeys(["Hairstyling", "Spa Massage", "Tattooing"], "Beauty & Self Care"),
     **dict.fromkeys(
-        ["Calligraphy", "Crochet", "Hand Sewing / Embroidery", "Knots", "Painting", "Pottery", "Woodworking / Whittling"],
+        [
+            "Calligraphy",
+            "Crochet",
+            "Hand Sewing / Embroidery",
+            "Knots",
+            "Painting",
+            "Pottery",
+            "Woodworking / Whittling",
+        ],
         "Crafts & Art",
     ),
     **dict.fromkeys(["Ballet", "Bharatanatyam", "Break Dance", "Salsa", "Tap Dance"], "Dance"),
     **dict.fromkeys(["Bartending", "Coffee", "Cooking"], "Food & Beverage"),
     **dict.fromkeys(
-        ["Bouldering", "Gardening", "Gym", "Juggling", "Parkour", "Pen Spinning", "Skateboarding", "Yo-yo"], "Hobbies"
+        ["Bouldering", "Gardening", "Gym", "Juggling", "Parkour", "Pen Spinning", "Skateboarding", "Yo-yo"],
+        "Hobbies",
     ),
     **dict.fromkeys(["Neurological Abnormalities", "Neurological Assessments", "Suturing"], "Medical"),
     **dict.fromkeys(
@@ -137,7 +146,9 @@ def import_release(release: str | Path, categories: dict[str, str] | None = None
     root = Path(release)
     bench = root / "benchmarks"
     if not bench.is_dir():
-        raise ReleaseFormatError(f"{root}: no benchmarks/ folder (expected {', '.join(MC_FILES + BINARY_FILES)})")
+        raise ReleaseFormatError(
+            f"{root}: no benchmarks/ folder (expected {', '.join(MC_FILES + BINARY_FILES)})"
+        )
     cats = {**PAPER_DOMAIN_CATEGORIES, **(categories or {})}
     warnings: list[str] = []
 
@@ -160,15 +171,21 @@ def import_release(release: str | Path, categories: dict[str, str] | None = None
             if not m or len(videos) != 1:
                 raise ReleaseFormatError(f"{where}: not a VideoNet multiple-choice question")
             domain = m.group("domain")
-            options = {o.group("letter"): o.group("name") for o in map(_OPTION_RE.match, text.splitlines()) if o}
+            options = {
+                o.group("letter"): o.group("name") for o in map(_OPTION_RE.match, text.splitlines()) if o
+            }
             answer = str(doc.get("answer", "")).strip().upper()
             if answer not in options:
-                raise ReleaseFormatError(f"{where}: answer {doc.get('answer')!r} is not one of the options {sorted(options)}")
+                raise ReleaseFormatError(
+                    f"{where}: answer {doc.get('answer')!r} is not one of the options {sorted(options)}"
+                )
             action = options[answer]
             key = (domain, action)
             negs = tuple(sorted(v for k, v in options.items() if k != answer))
             if key in negatives and negatives[key] != negs:
-                warnings.append(f"{where}: options of {action!r} differ from an earlier question; kept the first set")
+                warnings.append(
+                    f"{where}: options of {action!r} differ from an earlier question; kept the first set"
+                )
             negatives.setdefault(key, negs)
             action_order.setdefault(key, None)
             cid = _clip_id(videos[0])
@@ -177,7 +194,9 @@ def import_release(release: str | Path, categories: dict[str, str] | None = None
             clip_action[cid] = key
             clip_video[cid] = videos[0]
     if not mc_found:
-        raise ReleaseFormatError(f"{bench}: no multiple-choice files ({', '.join(MC_FILES)}); clip labels come from them")
+        raise ReleaseFormatError(
+            f"{bench}: no multiple-choice files ({', '.join(MC_FILES)}); clip labels come from them"
+        )
 
     # --- binary: subdomains and clip order
     subdomain: dict[tuple[str, str], str] = {}
@@ -199,7 +218,9 @@ def import_release(release: str | Path, categories: dict[str, str] | None = None
             else:
                 raise ReleaseFormatError(f"{where}: not a VideoNet binary question")
             if key not in negatives:
-                warnings.append(f"{where}: action {key[1]!r} ({key[0]}) has no multiple-choice question; ignored")
+                warnings.append(
+                    f"{where}: action {key[1]!r} ({key[0]}) has no multiple-choice question; ignored"
+                )
                 continue
             subdomain.setdefault(key, sub)
             if len(ex) > len(examples.get(key, [])):
@@ -214,7 +235,9 @@ def import_release(release: str | Path, categories: dict[str, str] | None = None
     for key in action_order:
         domain, action = key
         if domain not in cats:
-            warnings.append(f"domain {domain!r} is not in the paper's table; category set to 'Unknown' (use --categories)")
+            warnings.append(
+                f"domain {domain!r} is not in the paper's table; category set to 'Unknown' (use --categories)"
+            )
             cats[domain] = "Unknown"
         actions_rows.append(
             {
@@ -231,11 +254,19 @@ def import_release(release: str | Path, categories: dict[str, str] | None = None
         ordered += [c for c in positives.get(key, []) if c in own and c not in ordered]
         ordered += [c for c in own if c not in ordered]  # no binary info: MC order
         if key not in examples:
-            warnings.append(f"action {action!r} ({domain}): no k-shot question; clip order taken from the MC files")
+            warnings.append(
+                f"action {action!r} ({domain}): no k-shot question; clip order taken from the MC files"
+            )
         for c in ordered:
             clip_rows.append(
-                {"clip_id": c, "domain": domain, "action": action, "video": f"videos/{Path(clip_video[c]).name}",
-                 "start": "0", "end": ""}
+                {
+                    "clip_id": c,
+                    "domain": domain,
+                    "action": action,
+                    "video": f"videos/{Path(clip_video[c]).name}",
+                    "start": "0",
+                    "end": "",
+                }
             )
     return ImportResult(actions_rows, neg_rows, clip_rows, warnings)
 
@@ -248,7 +279,9 @@ def _csv_text(columns: tuple[str, ...], rows: list[dict[str, str]]) -> str:
     return buf.getvalue()
 
 
-def write_annotations(result: ImportResult, release: str | Path, out_dir: str | Path, link_videos: bool = True) -> Path:
+def write_annotations(
+    result: ImportResult, release: str | Path, out_dir: str | Path, link_videos: bool = True
+) -> Path:
     """Write the recovered tables; videos are symlinked (or copied) into ``out/videos``
     so the annotation directory is self-contained."""
     import os
@@ -270,7 +303,9 @@ def write_annotations(result: ImportResult, release: str | Path, out_dir: str | 
         else:
             shutil.copy2(src, dst)
     if missing:
-        result.warnings.append(f"{len(missing)} video file(s) named by the questions are missing: {', '.join(missing[:5])}")
+        result.warnings.append(
+            f"{len(missing)} video file(s) named by the questions are missing: {', '.join(missing[:5])}"
+        )
     atomic_write_text(out / "actions.csv", _csv_text(ACTIONS_COLUMNS, result.actions))
     atomic_write_text(out / "hard_negatives.csv", _csv_text(NEGATIVES_COLUMNS, result.negatives))
     atomic_write_text(out / "clips.csv", _csv_text(CLIPS_COLUMNS, result.clips))

@@ -31,7 +31,9 @@ class DurationStats:
             return cls(0, *(float("nan"),) * 6)
         std = float(x.std())  # population std, as numpy/pandas describe the benchmark
         kurt = float(((x - x.mean()) ** 4).mean() / std**4) if std > 0 else float("nan")
-        return cls(int(x.size), float(x.min()), float(x.max()), float(x.mean()), float(np.median(x)), std, kurt)
+        return cls(
+            int(x.size), float(x.min()), float(x.max()), float(x.mean()), float(np.median(x)), std, kurt
+        )
 
 
 def clip_durations(ann: AnnotationSet) -> dict[str, float]:
@@ -89,7 +91,9 @@ def negative_usage(ann: AnnotationSet) -> dict[str, dict[str, int]]:
     return usage
 
 
-def negative_usage_warnings(ann: AnnotationSet, lo: int = NEGATIVE_USE_RANGE[0], hi: int = NEGATIVE_USE_RANGE[1]) -> list[str]:
+def negative_usage_warnings(
+    ann: AnnotationSet, lo: int = NEGATIVE_USE_RANGE[0], hi: int = NEGATIVE_USE_RANGE[1]
+) -> list[str]:
     warnings = []
     for domain, counts in negative_usage(ann).items():
         for name, n in counts.items():

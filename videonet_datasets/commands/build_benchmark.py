@@ -16,7 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("annotations", metavar="ANNOTATIONS_DIR")
     p.add_argument("--out", default="videonet", help="output dataset directory (default: ./videonet)")
-    p.add_argument("--seed", type=int, default=0, help="seed for option order, validation clips and negatives")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for option order, validation clips and negatives"
+    )
     p.add_argument(
         "--skip-invalid-clips",
         action="store_true",
@@ -47,8 +49,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except AnnotationError as e:
         print(str(e), file=sys.stderr)
-        print("Nothing was written. Fix the annotations (see `videonet validate`) or pass --skip-invalid-clips.",
-              file=sys.stderr)
+        print(
+            "Nothing was written. Fix the annotations (see `videonet validate`) or pass --skip-invalid-clips.",
+            file=sys.stderr,
+        )
         return 1
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -48,7 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     export = actions.add_parser("export", help="checkpoint-{step} -> save_pretrained directory")
     export.add_argument("checkpoint", type=Path, help="a checkpoint-{step} folder")
     export.add_argument("out", type=Path, help="output directory (replaced)")
-    export.add_argument("--adapter", action="store_true", help="LoRA runs: save the adapter instead of merging")
+    export.add_argument(
+        "--adapter", action="store_true", help="LoRA runs: save the adapter instead of merging"
+    )
     export.set_defaults(func=run_export)
 
     ev = actions.add_parser("eval", help="evaluate a saved model or a checkpoint with lmms-eval")

@@ -34,7 +34,11 @@ def make_api(token: str) -> Any:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", metavar="DIR", help="the folder to publish")
     p.add_argument("--repo", required=True, metavar="ORG/NAME", help="the Hub repo (created if missing)")
-    p.add_argument("--revision", metavar="BRANCH", help="branch to publish to (created from main if missing; default main)")
+    p.add_argument(
+        "--revision",
+        metavar="BRANCH",
+        help="branch to publish to (created from main if missing; default main)",
+    )
     p.add_argument("--tag", metavar="TAG", help="tag the published commit as a release, e.g. v1.0")
     p.add_argument("--private", action="store_true", help="create the repo as private")
     p.add_argument(
@@ -44,7 +48,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="check and write the bundle only; no Hub access")
     p.add_argument("--out", metavar="FOLDER", help="keep the bundle (exactly what is uploaded) in FOLDER")
-    p.add_argument("--message", metavar="TEXT", help="commit message (default: kind, file count, fingerprint)")
+    p.add_argument(
+        "--message", metavar="TEXT", help="commit message (default: kind, file count, fingerprint)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -71,21 +77,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "training configuration, training data and evaluation results.",
     )
     _common(m)
-    m.add_argument("--training-config", metavar="FILE", help="the training configuration (YAML/JSON; default: found in DIR)")
+    m.add_argument(
+        "--training-config",
+        metavar="FILE",
+        help="the training configuration (YAML/JSON; default: found in DIR)",
+    )
     m.add_argument(
         "--eval-results",
         metavar="FILE",
         action="append",
         help="evaluation results (lmms-eval results JSON or {task: {metric: value}}); repeatable (default: found in DIR)",
     )
-    m.add_argument("--base-model", metavar="ORG/NAME", help="the Hub id of the base model (default: from the training config)")
+    m.add_argument(
+        "--base-model",
+        metavar="ORG/NAME",
+        help="the Hub id of the base model (default: from the training config)",
+    )
     m.add_argument(
         "--dataset",
         metavar="ORG/NAME[:CONFIG]",
         action="append",
         help="training dataset on the Hub; repeatable (default: from the training config)",
     )
-    m.add_argument("--benchmark-repo", metavar="ORG/NAME", help="the published benchmark the results refer to")
+    m.add_argument(
+        "--benchmark-repo", metavar="ORG/NAME", help="the published benchmark the results refer to"
+    )
     m.add_argument("--license", default="other", help="license of the model card (default: other)")
     m.add_argument(
         "--exclude",
@@ -139,7 +155,13 @@ def _stage(args: argparse.Namespace) -> Any:
             progress=progress,
         )
     return stage_dataset(
-        args.dir, args.kind, args.repo, args.out, pretty_name=args.pretty_name, license=args.license, progress=progress
+        args.dir,
+        args.kind,
+        args.repo,
+        args.out,
+        pretty_name=args.pretty_name,
+        license=args.license,
+        progress=progress,
     )
 
 
@@ -172,10 +194,14 @@ def run(args: argparse.Namespace) -> int:
             print(bundle.format())
             if args.dry_run:
                 if bundle.temporary:
-                    print("Dry run: checks passed; nothing was uploaded (pass --out FOLDER to keep the bundle).")
+                    print(
+                        "Dry run: checks passed; nothing was uploaded (pass --out FOLDER to keep the bundle)."
+                    )
                 else:
                     hint = (
-                        f'load_dataset("{bundle.root}", CONFIG)' if bundle.repo_type == "dataset" else "from_pretrained"
+                        f'load_dataset("{bundle.root}", CONFIG)'
+                        if bundle.repo_type == "dataset"
+                        else "from_pretrained"
                     )
                     print(
                         f"Dry run: nothing was uploaded. The {len(bundle.files)} files that would be uploaded are in "

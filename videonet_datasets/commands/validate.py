@@ -40,8 +40,12 @@ def run(args: argparse.Namespace) -> int:
         print(p)
     if ann is None:
         by_file = Counter(p.file for p in errors)
-        print(f"\nINVALID: {len(errors)} error(s) (" + ", ".join(f"{f}: {n}" for f, n in by_file.items()) + ")"
-              + (f", {len(warnings)} warning(s)" if warnings else ""))
+        print(
+            f"\nINVALID: {len(errors)} error(s) ("
+            + ", ".join(f"{f}: {n}" for f, n in by_file.items())
+            + ")"
+            + (f", {len(warnings)} warning(s)" if warnings else "")
+        )
         return 1
     n_videos = len({c.path for c in ann.clips})
     durations = [c.duration for c in ann.clips if c.duration is not None]

@@ -224,7 +224,6 @@ class _Runner:
         self.echo(f"    {name} took {record['seconds']:.0f} s")
         return record
 
-
     def start(
         self,
         name: str,
@@ -353,7 +352,9 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> Hea
     done = r.finish(background)
     if done:
         for h in done.get("pretraining", []):
-            echo(f"    pretraining {h['stage']} ({h['step']} steps): held-out accuracy {h['heldout_accuracy']}")
+            echo(
+                f"    pretraining {h['stage']} ({h['step']} steps): held-out accuracy {h['heldout_accuracy']}"
+            )
 
     models: dict[str, Path] = {"base": base}
     for filt in settings.filters:

@@ -345,8 +345,14 @@ def run_probe(
     actions = world_actions(world)
     names = sorted({a.name for acts in actions.values() for a in acts})
     model, processor = make_tiny_molmo2(
-        cfg.spec(), seed=cfg.init_seed, extra_corpus=[*(f" {n}" if cfg.spaced_names else n for n in names), *QUARTERS, *GENERIC_NAMES.values()],
-        embed_std=cfg.embed_std
+        cfg.spec(),
+        seed=cfg.init_seed,
+        extra_corpus=[
+            *(f" {n}" if cfg.spaced_names else n for n in names),
+            *QUARTERS,
+            *GENERIC_NAMES.values(),
+        ],
+        embed_std=cfg.embed_std,
     )
     n_params = sum(p.numel() for p in model.parameters())
     if questions is None:

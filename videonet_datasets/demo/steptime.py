@@ -82,7 +82,9 @@ def profile_steps(
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", default="4,8,16,32", help="comma-separated batch sizes (packed clips)")
-    p.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE", help="TinyMolmo2Spec override")
+    p.add_argument(
+        "--model", action="append", default=[], metavar="FIELD=VALUE", help="TinyMolmo2Spec override"
+    )
     p.add_argument("--image-size", type=int, default=56)
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--steps", type=int, default=30)

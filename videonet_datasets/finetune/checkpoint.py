@@ -115,7 +115,9 @@ def resolve_resume(config: FinetuneConfig, is_main_process: bool = True) -> Path
         return None
     path = Path(choice)
     if not (path / TRAINER_STATE).is_file():
-        raise FileNotFoundError(f"resume_from_checkpoint={choice!r}: no checkpoint there (missing {TRAINER_STATE})")
+        raise FileNotFoundError(
+            f"resume_from_checkpoint={choice!r}: no checkpoint there (missing {TRAINER_STATE})"
+        )
     return path
 
 

@@ -74,7 +74,8 @@ class FinetuneConfig:
         "learning rates of 5e-6 are below bf16 resolution for most weights).",
     )
     attn_implementation: str = _f(
-        "sdpa", "Attention kernel: sdpa or eager (packing needs a 4D mask, which flash attention cannot take)."
+        "sdpa",
+        "Attention kernel: sdpa or eager (packing needs a 4D mask, which flash attention cannot take).",
     )
     gradient_checkpointing: bool = _f(False, "Activation checkpointing (recompute layer activations).")
     freeze_vit: bool = _f(False, "Do not train the vision transformer.")
@@ -159,7 +160,9 @@ class FinetuneConfig:
     )
     num_threads: int | None = _f(None, "torch.set_num_threads for each process (CPU runs).")
     find_unused_parameters: bool = _f(False, "DDP find_unused_parameters (frozen parts that still run).")
-    ddp_timeout: int = _f(7200, "Seconds a process waits at a collective (the main process may be evaluating).")
+    ddp_timeout: int = _f(
+        7200, "Seconds a process waits at a collective (the main process may be evaluating)."
+    )
     progress_bar: bool = _f(True, "Show a tqdm bar on the main process.")
 
     # ------------------------------------------------------------------ evaluation
@@ -218,13 +221,17 @@ class FinetuneConfig:
             )
         bad = sorted(set(self.lora_components) - {"llm", "vit"})
         if bad:
-            errors.append(f"lora_components must be among llm, vit (the connector is trained fully), got {bad}")
+            errors.append(
+                f"lora_components must be among llm, vit (the connector is trained fully), got {bad}"
+            )
         if self.use_lora and not self.lora_components:
             errors.append("use_lora needs at least one of lora_components: llm, vit")
         if self.use_lora:
             frozen = [c for c in self.lora_components if self.frozen()[c]]
             if frozen:
-                errors.append(f"LoRA on frozen component(s) {frozen}: unfreeze them or drop them from lora_components")
+                errors.append(
+                    f"LoRA on frozen component(s) {frozen}: unfreeze them or drop them from lora_components"
+                )
         if all(self.frozen().values()):
             errors.append("every component is frozen: nothing to train")
         if self.packing and "flash" in self.attn_implementation:

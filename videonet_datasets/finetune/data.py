@@ -161,7 +161,9 @@ def benchmark_qa(row: Mapping[str, Any], where: str) -> QAPair:
                 raise DataError(f"{where}: answer {answer!r} is not one of the option letters {letters}")
             return QAPair(mc_prompt(_text(row, "domain", where), list(options)).plain_text(), answer, "mc")
         if "label" not in row:
-            raise DataError(f"{where}: neither 'options' (multiple choice) nor 'label' (binary): not a benchmark row")
+            raise DataError(
+                f"{where}: neither 'options' (multiple choice) nor 'label' (binary): not a benchmark row"
+            )
         k = int(row.get("k") or 0)
         if k or row.get("example_videos"):
             raise DataError(
@@ -187,7 +189,9 @@ def group_by_clip(rows: Iterable[tuple[Mapping[str, Any], str]]) -> list[ClipRec
             raise DataError(f"{where}: clip {clip_id!r} has video {row['video']!r} here and {entry['video']!r} "
                             f"at {entry['where']}")  # fmt: skip
         entry["qas"].append(qa)
-    return [ClipRecord(uid=c, video=e["video"], qas=tuple(e["qas"]), where=e["where"]) for c, e in by_clip.items()]
+    return [
+        ClipRecord(uid=c, video=e["video"], qas=tuple(e["qas"]), where=e["where"]) for c, e in by_clip.items()
+    ]
 
 
 def detect_format(columns: Iterable[str], where: str) -> str:
@@ -241,9 +245,7 @@ def _hub_snapshot(repo_id: str, revision: str | None, configs: list[str]) -> Pat
     from huggingface_hub import snapshot_download
 
     patterns = ["README.md", *(f"data/{c}/*" for c in configs)]
-    return Path(
-        snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=patterns)
-    )
+    return Path(snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=patterns))
 
 
 def _load(root: str, config: str, split: str, streaming: bool, description: str):
@@ -277,7 +279,9 @@ def open_source(
     ``skip_missing_videos``, the clip is left out and listed in ``skipped``).  Streamed,
     rows are converted as they are read.
     """
-    config_list = [c.strip() for c in (configs.split(",") if isinstance(configs, str) else configs) if c.strip()]
+    config_list = [
+        c.strip() for c in (configs.split(",") if isinstance(configs, str) else configs) if c.strip()
+    ]
     if not config_list:
         raise DataError(f"{dataset}: no dataset config given")
     name, revision = _split_spec(dataset)
@@ -350,4 +354,6 @@ def _check_videos(source: DataSource, skip_missing: bool) -> None:
     gone = {id(r) for r in missing}
     source.records = [r for r in source.records if id(r) not in gone]
     source.skipped += [f"{r.uid}: video file missing ({source.resolver(r.video)})" for r in missing]
-    log.warning("%s: left out %d clip(s) with missing videos:\n  %s%s", source.description, len(missing), listed, more)
+    log.warning(
+        "%s: left out %d clip(s) with missing videos:\n  %s%s", source.description, len(missing), listed, more
+    )

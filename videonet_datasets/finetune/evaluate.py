@@ -117,6 +117,8 @@ def run_lmms_eval(
             raise EvalError(f"evaluation timed out after {timeout} s; see {log_file}") from e
     if proc.returncode != 0:
         tail = log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-        raise EvalError(f"`videonet eval` exited with {proc.returncode}; see {log_file}:\n  " + "\n  ".join(tail))
+        raise EvalError(
+            f"`videonet eval` exited with {proc.returncode}; see {log_file}:\n  " + "\n  ".join(tail)
+        )
     results_file, raw = read_lmms_results(out)
     return EvalResult(out, results_file, flatten_scores(raw.get("results", {})), raw)

@@ -164,7 +164,9 @@ def load_checkpoint_weights(checkpoint: str | Path) -> dict[str, torch.Tensor]:
             raise ImportError(f"{ckpt} is a DeepSpeed checkpoint: install deepspeed to export it") from e
         weights = get_fp32_state_dict_from_zero_checkpoint(str(ckpt), tag="pytorch_model")
     else:
-        raise FileNotFoundError(f"{ckpt}: no model weights (model.safetensors, pytorch_model_fsdp_0/ or pytorch_model/)")
+        raise FileNotFoundError(
+            f"{ckpt}: no model weights (model.safetensors, pytorch_model_fsdp_0/ or pytorch_model/)"
+        )
     out = {}
     for key, value in weights.items():
         for prefix in _WRAPPER_PREFIXES:

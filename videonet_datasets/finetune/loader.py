@@ -69,7 +69,8 @@ class ClipDataset(Dataset):
             except _DECODE_ERRORS as e:
                 skipped.append(f"{record.uid}: {e}")
         raise RuntimeError(
-            f"{MAX_SUBSTITUTES} consecutive clips failed to decode from clip {index}:\n  " + "\n  ".join(skipped)
+            f"{MAX_SUBSTITUTES} consecutive clips failed to decode from clip {index}:\n  "
+            + "\n  ".join(skipped)
         )
 
 

@@ -42,7 +42,9 @@ def make_optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Adam
     )
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, config: FinetuneConfig) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: FinetuneConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
     from transformers import get_scheduler
 
     kwargs = {"min_lr_rate": config.min_lr_ratio} if config.lr_scheduler_type == "cosine_with_min_lr" else {}

@@ -95,7 +95,9 @@ def _make_accelerator(config: FinetuneConfig, world: int):
     out = Path(config.output_dir)
     return Accelerator(
         mixed_precision=config.mixed_precision,
-        gradient_accumulation_plugin=GradientAccumulationPlugin(num_steps=accumulation, sync_with_dataloader=False),
+        gradient_accumulation_plugin=GradientAccumulationPlugin(
+            num_steps=accumulation, sync_with_dataloader=False
+        ),
         log_with=_trackers(config),
         project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
         kwargs_handlers=[
@@ -215,7 +217,9 @@ def train(config: FinetuneConfig) -> TrainResult:
     if is_main and config.progress_bar and start_step < config.max_steps:
         from tqdm.auto import tqdm
 
-        progress = tqdm(total=config.max_steps, initial=start_step, desc="fine-tuning", unit="step", dynamic_ncols=True)
+        progress = tqdm(
+            total=config.max_steps, initial=start_step, desc="fine-tuning", unit="step", dynamic_ncols=True
+        )
 
     def checkpoint_state(step: int) -> dict[str, Any]:
         return {
@@ -240,7 +244,9 @@ def train(config: FinetuneConfig) -> TrainResult:
             micro: list[MicroBatch] = [next(batches) for _ in range(accumulation)]
             t_data = time.perf_counter() - t0
             local_tokens = sum(mb.n_answer_tokens for mb in micro)
-            global_tokens = int(accelerator.reduce(torch.tensor(float(local_tokens), device=accelerator.device), "sum"))
+            global_tokens = int(
+                accelerator.reduce(torch.tensor(float(local_tokens), device=accelerator.device), "sum")
+            )
             if global_tokens == 0:
                 raise RuntimeError(f"step {step + 1}: the batch has no answer tokens")
             # backward() divides by the accumulation steps; the step's loss is sum / global tokens.
@@ -275,7 +281,10 @@ def train(config: FinetuneConfig) -> TrainResult:
                 window.padded += mb.n_padded_tokens
             if not accelerator.sync_gradients:
                 raise RuntimeError("gradient accumulation fell out of step with the optimizer steps")
-            lrs = {group.get("name", str(i)): float(group["lr"]) for i, group in enumerate(optimizer.param_groups)}
+            lrs = {
+                group.get("name", str(i)): float(group["lr"])
+                for i, group in enumerate(optimizer.param_groups)
+            }
             scheduler.step()
             step += 1
             clips_seen += config.global_batch_size
@@ -306,16 +315,22 @@ def train(config: FinetuneConfig) -> TrainResult:
 
     # ---------------------------------------------------------------- the end
     if step > start_step or resume is None:
-        save_checkpoint(accelerator, config, step, checkpoint_state(step), {"stream_positions": stream_positions})
+        save_checkpoint(
+            accelerator, config, step, checkpoint_state(step), {"stream_positions": stream_positions}
+        )
     final = None
     if config.save_final_model:
         final = _save_final(accelerator, model, processor, config, out / FINAL_DIR, step)
         if config.eval_data and config.eval_at_end and is_main:
             eval_scores.update(_run_eval(final, config, out / "eval" / f"step-{step}", step, accelerator))
-    skipped_all = int(accelerator.reduce(torch.tensor(float(skipped_total), device=accelerator.device), "sum"))
+    skipped_all = int(
+        accelerator.reduce(torch.tensor(float(skipped_total), device=accelerator.device), "sum")
+    )
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    result = TrainResult(out, start_step, step, final, history, skipped_all, time.perf_counter() - t_start, eval_scores)
+    result = TrainResult(
+        out, start_step, step, final, history, skipped_all, time.perf_counter() - t_start, eval_scores
+    )
     if is_main:
         print(result.summary(), flush=True)
     return result
@@ -355,7 +370,10 @@ def _check_resumable(state: dict[str, Any], config: FinetuneConfig, world: int, 
             f"the checkpoint was trained with global_batch_size {state['global_batch_size']}, this run has "
             f"{config.global_batch_size}: the data position would not match"
         )
-    if config.streaming and (state.get("world_size"), state.get("num_workers")) != (world, config.dataloader_num_workers):
+    if config.streaming and (state.get("world_size"), state.get("num_workers")) != (
+        world,
+        config.dataloader_num_workers,
+    ):
         raise ValueError(
             f"a streamed run resumes only with the same processes and loader workers: checkpoint "
             f"{state.get('world_size')} x {state.get('num_workers')}, now {world} x {config.dataloader_num_workers}"
@@ -435,7 +453,9 @@ def _save_final(accelerator, model, processor, config: FinetuneConfig, out_dir: 
     return out_dir
 
 
-def _run_eval(model_dir: Path, config: FinetuneConfig, out_dir: Path, step: int, accelerator) -> dict[str, float]:
+def _run_eval(
+    model_dir: Path, config: FinetuneConfig, out_dir: Path, step: int, accelerator
+) -> dict[str, float]:
     from .evaluate import EvalError, run_lmms_eval
 
     try:
@@ -452,7 +472,9 @@ def _run_eval(model_dir: Path, config: FinetuneConfig, out_dir: Path, step: int,
     return scores
 
 
-def _evaluate(accelerator, model, processor, config: FinetuneConfig, out_dir: Path, step: int) -> dict[str, float]:
+def _evaluate(
+    accelerator, model, processor, config: FinetuneConfig, out_dir: Path, step: int
+) -> dict[str, float]:
     """Export the current weights and evaluate them (main process; the others wait)."""
     model_dir = _save_final(accelerator, model, processor, config, out_dir / "model", step)
     scores: dict[str, float] = {}
@@ -461,4 +483,3 @@ def _evaluate(accelerator, model, processor, config: FinetuneConfig, out_dir: Pa
     accelerator.wait_for_everyone()
     model.train()
     return scores
-

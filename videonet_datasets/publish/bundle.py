@@ -66,7 +66,9 @@ class CheckFailed(PublishError):
     def __init__(self, report: Report):
         self.report = report
         super().__init__(
-            "the pre-upload check failed.\n" + report.format() + "\nNothing was written or uploaded. Fix the problems above and rerun."
+            "the pre-upload check failed.\n"
+            + report.format()
+            + "\nNothing was written or uploaded. Fix the problems above and rerun."
         )
 
 
@@ -126,7 +128,9 @@ def link_tree(src: Path, dst: Path, rels: list[str]) -> None:
 def _check_out(src: Path, out: Path) -> None:
     s, o = src.resolve(), out.resolve()
     if o == s or s in o.parents or o in s.parents:
-        raise PublishError(f"--out {out} must be outside the folder being published ({src}) and not contain it")
+        raise PublishError(
+            f"--out {out} must be outside the folder being published ({src}) and not contain it"
+        )
     if out.exists():
         if not out.is_dir():
             raise PublishError(f"--out {out} exists and is not a folder")
@@ -186,7 +190,12 @@ def record_marker(bundle: Bundle) -> None:
     if not bundle.temporary:
         atomic_write_json(
             _marker(bundle.root),
-            {"kind": bundle.kind, "repo_id": bundle.repo_id, "fingerprint": bundle.fingerprint, "files": len(bundle.files)},
+            {
+                "kind": bundle.kind,
+                "repo_id": bundle.repo_id,
+                "fingerprint": bundle.fingerprint,
+                "files": len(bundle.files),
+            },
         )
 
 

@@ -92,7 +92,9 @@ def _train_configs() -> tuple[str, ...]:
     return tuple(FILTERS)
 
 
-BENCHMARK = DatasetKind("benchmark", ("video", "example_videos"), _benchmark_configs(), "videonet build-benchmark")
+BENCHMARK = DatasetKind(
+    "benchmark", ("video", "example_videos"), _benchmark_configs(), "videonet build-benchmark"
+)
 TRAIN = DatasetKind("train", ("video", "videos", "example_videos"), _train_configs(), "videonet build-train")
 
 
@@ -150,10 +152,15 @@ class DatasetReport(Findings):
     num_bytes: int = 0
 
     def format(self, limit: int = 50) -> str:
-        lines = [f"Checked {self.kind} dataset {self.root}: {self.num_files} files, {self.num_bytes / 1e6:.1f} MB"]
+        lines = [
+            f"Checked {self.kind} dataset {self.root}: {self.num_files} files, {self.num_bytes / 1e6:.1f} MB"
+        ]
         for config, splits in self.splits.items():
             lines.append(
-                f"  {config:<34}" + "  ".join(f"{s}={st.rows:,} ({st.files} file{'s' * (st.files != 1)})" for s, st in splits.items())
+                f"  {config:<34}"
+                + "  ".join(
+                    f"{s}={st.rows:,} ({st.files} file{'s' * (st.files != 1)})" for s, st in splits.items()
+                )
             )
         lines.append(
             f"  videos: {self.videos_referenced} referenced, {self.videos_present} in the folder"
@@ -254,11 +261,15 @@ def _check_videos(
         offset += batch.num_rows
 
 
-def _report_bad_videos(report: DatasetReport, bad: dict[str, list[tuple[str, int, str]]], limit: int = 50) -> None:
+def _report_bad_videos(
+    report: DatasetReport, bad: dict[str, list[tuple[str, int, str]]], limit: int = 50
+) -> None:
     for problem, refs in list(bad.items())[:limit]:
         rel, row, col = refs[0]
         files = len({r[0] for r in refs})
-        more = f" (referenced by {len(refs)} rows in {files} file{'s' * (files != 1)})" if len(refs) > 1 else ""
+        more = (
+            f" (referenced by {len(refs)} rows in {files} file{'s' * (files != 1)})" if len(refs) > 1 else ""
+        )
         report.add(rel, f"row {row}, column {col!r}", problem + more)
     if len(bad) > limit:
         report.add("", "", f"... and {len(bad) - limit} more missing or invalid videos")
@@ -296,14 +307,18 @@ def scan_text_files(
         for h in hits[:_MAX_PER_FILE]:
             findings.append(Finding(rel, h.where, f"local path {h.match!r} in {h.value.strip()[:120]!r}"))
         if len(hits) > _MAX_PER_FILE:
-            findings.append(Finding(rel, "", f"... {len(hits) - _MAX_PER_FILE} more local paths in this file"))
+            findings.append(
+                Finding(rel, "", f"... {len(hits) - _MAX_PER_FILE} more local paths in this file")
+            )
     return findings
 
 
 def _check_card_fields(report: DatasetReport, meta: dict) -> None:
     for key in CARD_FIELDS:
         if not meta.get(key):
-            report.add("README.md", "YAML", f"no `{key}` (shown on the Hub and used by its search)", "warning")
+            report.add(
+                "README.md", "YAML", f"no `{key}` (shown on the Hub and used by its search)", "warning"
+            )
     if meta.get("license") == "other" and not (meta.get("license_name") and meta.get("license_link")):
         report.add(
             "README.md",
@@ -332,7 +347,9 @@ def _check_shards(report: DatasetReport, config: str, split: str, files: list[st
     for (d, n), idx in counts.items():
         missing = sorted(set(range(int(n))) - idx)
         if missing:
-            report.add(d, f"config {config!r}, split {split!r}", f"missing shard(s) {missing[:10]} of {int(n)}")
+            report.add(
+                d, f"config {config!r}, split {split!r}", f"missing shard(s) {missing[:10]} of {int(n)}"
+            )
 
 
 @dataclass
@@ -349,10 +366,14 @@ class _Scan:
     bad_videos: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
 
 
-def _read_card_metadata(report: DatasetReport, root: Path) -> tuple[dict, dict[str, dict[str, list[str]]], DatasetInfosDict] | None:
+def _read_card_metadata(
+    report: DatasetReport, root: Path
+) -> tuple[dict, dict[str, dict[str, list[str]]], DatasetInfosDict] | None:
     """The card's metadata, its resolved configs and its dataset_info (None: no usable card)."""
     if not (root / "README.md").is_file():
-        report.add("README.md", "", "missing: the card's YAML `configs` is what makes load_dataset find the configs")
+        report.add(
+            "README.md", "", "missing: the card's YAML `configs` is what makes load_dataset find the configs"
+        )
         return None
     try:
         meta = read_card(root / "README.md").metadata
@@ -380,7 +401,12 @@ def _read_card_metadata(report: DatasetReport, root: Path) -> tuple[dict, dict[s
 
 
 def _check_split(
-    report: DatasetReport, scan: _Scan, config: str, split: str, rels: list[str], info: datasets.DatasetInfo | None
+    report: DatasetReport,
+    scan: _Scan,
+    config: str,
+    split: str,
+    rels: list[str],
+    info: datasets.DatasetInfo | None,
 ) -> SplitStats:
     """Files, features, videos and leaks of one split; its size against the card."""
     where = f"config {config!r}, split {split!r}"
@@ -404,7 +430,11 @@ def _check_split(
         elif feats != split_features:
             report.add(rel, where, "schema differs from the split's other files")
         if info is not None and info.features is not None and feats != info.features:
-            report.add(rel, where, f"features differ from the card's dataset_info: {_feature_diff(info.features, feats)}")
+            report.add(
+                rel,
+                where,
+                f"features differ from the card's dataset_info: {_feature_diff(info.features, feats)}",
+            )
         if rel not in scan.scanned:
             scan.scanned.add(rel)
             cols = _video_columns(scan.kind, feats)
@@ -420,7 +450,9 @@ def _check_split(
     return SplitStats(rows=rows, files=len(rels), bytes=nbytes)
 
 
-def check_dataset(root: str | Path, kind: DatasetKind, *, scanner: PathScanner | None = None) -> DatasetReport:
+def check_dataset(
+    root: str | Path, kind: DatasetKind, *, scanner: PathScanner | None = None
+) -> DatasetReport:
     """Every check of the module docstring on the folder ``root``."""
     root = Path(root)
     report = DatasetReport(root=root, kind=kind.name)
@@ -431,23 +463,42 @@ def check_dataset(root: str | Path, kind: DatasetKind, *, scanner: PathScanner |
     if card is None:
         return report
     _meta, resolved, infos = card
-    scan = _Scan(root=root, kind=kind, present=set(files), scanner=scanner or PathScanner(extra=[root.resolve()]))
+    scan = _Scan(
+        root=root, kind=kind, present=set(files), scanner=scanner or PathScanner(extra=[root.resolve()])
+    )
     for config, splits in resolved.items():
         if kind.known_configs and config not in kind.known_configs:
             known = ", ".join(kind.known_configs)
-            report.add("README.md", f"config {config!r}", f"not a {kind.name} config of this toolkit ({known})", "warning")
+            report.add(
+                "README.md",
+                f"config {config!r}",
+                f"not a {kind.name} config of this toolkit ({known})",
+                "warning",
+            )
         info = infos.get(config)
         if info is None:
-            report.add("README.md", f"config {config!r}", "no `dataset_info` entry: features and split sizes are undocumented")
+            report.add(
+                "README.md",
+                f"config {config!r}",
+                "no `dataset_info` entry: features and split sizes are undocumented",
+            )
         elif info.splits is not None:
             for s in sorted(set(info.splits) - set(splits)):
-                report.add("README.md", f"config {config!r}", f"dataset_info lists split {s!r}, which has no data_files")
-        report.splits[config] = {split: _check_split(report, scan, config, split, rels, info) for split, rels in splits.items()}
+                report.add(
+                    "README.md",
+                    f"config {config!r}",
+                    f"dataset_info lists split {s!r}, which has no data_files",
+                )
+        report.splits[config] = {
+            split: _check_split(report, scan, config, split, rels, info) for split, rels in splits.items()
+        }
 
     _report_bad_videos(report, scan.bad_videos)
     for rel in files:
         if rel.endswith(".parquet") and rel not in scan.claimed:
-            report.add(rel, "", "parquet file in no config of the card: uploaded but unreachable (stale shard?)")
+            report.add(
+                rel, "", "parquet file in no config of the card: uploaded but unreachable (stale shard?)"
+            )
     pool = {f for f in files if f.lower().endswith(VIDEO_EXTENSIONS)}
     report.videos_referenced = len(scan.referenced)
     report.videos_present = len(pool)

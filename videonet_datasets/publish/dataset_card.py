@@ -57,7 +57,11 @@ class Card:
     def render(self, changed_metadata: bool) -> str:
         if not self.metadata:
             return self.body
-        yml = self.yaml_text if (self.yaml_text is not None and not changed_metadata) else _dump_yaml(self.metadata)
+        yml = (
+            self.yaml_text
+            if (self.yaml_text is not None and not changed_metadata)
+            else _dump_yaml(self.metadata)
+        )
         return "---\n" + yml.rstrip("\n") + "\n---\n\n" + self.body.lstrip("\n")
 
 
@@ -115,7 +119,9 @@ def infer_configs(root: Path) -> list[dict[str, Any]]:
     ]
 
 
-def resolve_configs(root: Path, metadata: dict[str, Any]) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
+def resolve_configs(
+    root: Path, metadata: dict[str, Any]
+) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
     """config -> split -> data files (relative, sorted) exactly as ``load_dataset`` resolves
     them, and the problems found (unparsable entries, patterns that match nothing)."""
     problems: list[str] = []
@@ -137,7 +143,9 @@ def resolve_configs(root: Path, metadata: dict[str, Any]) -> tuple[dict[str, dic
                 try:
                     matched = resolve_pattern(pattern, base_path=base)
                 except FileNotFoundError:
-                    problems.append(f"config {name!r}, split {split!r}: data_files {pattern!r} matches no file")
+                    problems.append(
+                        f"config {name!r}, split {split!r}: data_files {pattern!r} matches no file"
+                    )
                     continue
                 files += [Path(os.path.relpath(p, base)).as_posix() for p in matched]
             splits[split] = sorted(set(files))
@@ -165,7 +173,9 @@ def complete_metadata(
         inferred = infer_configs(root)
         if inferred:
             meta["configs"] = inferred
-            card.notes.append(f"added `configs` for {len(inferred)} config(s) from the data/<config>/<split>-*.parquet layout")
+            card.notes.append(
+                f"added `configs` for {len(inferred)} config(s) from the data/<config>/<split>-*.parquet layout"
+            )
             changed = True
     resolved, _ = resolve_configs(root, meta)
     try:
@@ -195,7 +205,14 @@ def complete_metadata(
         card.notes.append(f"added `dataset_info` (features, split sizes) for: {', '.join(missing)}")
         changed = True
     if not meta.get("size_categories") and resolved:
-        n = max((sum(data_file_features(root / f)[1] for f in files) for sp in resolved.values() for files in sp.values()), default=0)
+        n = max(
+            (
+                sum(data_file_features(root / f)[1] for f in files)
+                for sp in resolved.values()
+                for files in sp.values()
+            ),
+            default=0,
+        )
         meta["size_categories"] = [size_category(n)]
         card.notes.append(f"added size_categories {meta['size_categories']}")
         changed = True

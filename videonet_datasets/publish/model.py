@@ -100,7 +100,14 @@ LOADER_FILES = (
     "chat_template.json",
     "vocab.json",
 )
-VOCAB_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "vocab.txt", "added_tokens.json", "special_tokens_map.json")
+VOCAB_FILES = (
+    "tokenizer.json",
+    "vocab.json",
+    "merges.txt",
+    "vocab.txt",
+    "added_tokens.json",
+    "special_tokens_map.json",
+)
 
 
 @dataclass
@@ -115,7 +122,13 @@ class WeightsInfo:
         shards = [f for f in self.files if not f.endswith(".index.json")]
         if not shards:
             return "none"
-        what = "LoRA/PEFT adapter" if self.adapter else "safetensors" if shards[0].endswith(".safetensors") else "pickled weights"
+        what = (
+            "LoRA/PEFT adapter"
+            if self.adapter
+            else "safetensors"
+            if shards[0].endswith(".safetensors")
+            else "pickled weights"
+        )
         count = f"{len(shards)} shards" if len(shards) > 1 else f"`{shards[0]}`"
         return f"{what}, {count}, {self.num_bytes / 1e6:.1f} MB"
 
@@ -153,7 +166,10 @@ def inspect_weights(root: Path, rels: list[str]) -> WeightsInfo:
     """Which weight files there are, whether they are complete, and the parameter count."""
     info = WeightsInfo()
     present = set(rels)
-    index_name = next((r for r in ("model.safetensors.index.json", "adapter_model.safetensors.index.json") if r in present), None)
+    index_name = next(
+        (r for r in ("model.safetensors.index.json", "adapter_model.safetensors.index.json") if r in present),
+        None,
+    )
     if index_name:
         try:
             weight_map: dict[str, str] = json.loads((root / index_name).read_text())["weight_map"]
@@ -165,7 +181,9 @@ def inspect_weights(root: Path, rels: list[str]) -> WeightsInfo:
         total = 0
         for shard in shards:
             if shard not in present:
-                info.problems.append(Finding(index_name, "weight_map", f"names shard {shard!r}, which is missing"))
+                info.problems.append(
+                    Finding(index_name, "weight_map", f"names shard {shard!r}, which is missing")
+                )
                 continue
             try:
                 keys = _safetensors_keys(root / shard)
@@ -175,7 +193,11 @@ def inspect_weights(root: Path, rels: list[str]) -> WeightsInfo:
             total += sum(keys.values())
             wrong = [k for k, s in weight_map.items() if s == shard and k not in keys]
             if wrong:
-                info.problems.append(Finding(shard, "", f"{len(wrong)} tensor(s) of the index are not in it, e.g. {wrong[0]!r}"))
+                info.problems.append(
+                    Finding(
+                        shard, "", f"{len(wrong)} tensor(s) of the index are not in it, e.g. {wrong[0]!r}"
+                    )
+                )
         info.num_parameters = total or None
     else:
         single = [r for r in ("model.safetensors", "adapter_model.safetensors") if r in present]
@@ -184,16 +206,25 @@ def inspect_weights(root: Path, rels: list[str]) -> WeightsInfo:
                 info.num_parameters = sum(_safetensors_keys(root / name).values())
             except (OSError, ValueError, KeyError, TypeError) as e:
                 info.problems.append(Finding(name, "", f"not a readable safetensors file: {e}"))
-        info.files = single or [r for r in rels if r.endswith((".bin", ".pt")) and "/" not in r and "model" in r]
+        info.files = single or [
+            r for r in rels if r.endswith((".bin", ".pt")) and "/" not in r and "model" in r
+        ]
         if info.files and not single:
             info.problems.append(
-                Finding(info.files[0], "", "pickled weights; save with safe_serialization (safetensors)", "warning")
+                Finding(
+                    info.files[0],
+                    "",
+                    "pickled weights; save with safe_serialization (safetensors)",
+                    "warning",
+                )
             )
     info.adapter = any(f.startswith("adapter_model") for f in info.files)
     info.num_bytes = sum((root / f).stat().st_size for f in info.files if f in present)
     if not info.files:
         info.problems.append(
-            Finding("", "", "no weights: expected model.safetensors, a sharded index or adapter_model.safetensors")
+            Finding(
+                "", "", "no weights: expected model.safetensors, a sharded index or adapter_model.safetensors"
+            )
         )
     return info
 
@@ -230,7 +261,12 @@ def _check_autoconfig(report: ModelReport, root: Path) -> None:
         from transformers import AutoConfig
     except ImportError:
         report.findings.append(
-            Finding("config.json", "", "transformers is not installed: AutoConfig could not try to load it", "warning")
+            Finding(
+                "config.json",
+                "",
+                "transformers is not installed: AutoConfig could not try to load it",
+                "warning",
+            )
         )
         return
     try:
@@ -239,11 +275,15 @@ def _check_autoconfig(report: ModelReport, root: Path) -> None:
         report.findings.append(Finding("config.json", "", f"transformers' AutoConfig cannot read it: {e}"))
 
 
-def check_model(root: str | os.PathLike, *, scanner: PathScanner | None = None, load_config: bool = True) -> ModelReport:
+def check_model(
+    root: str | os.PathLike, *, scanner: PathScanner | None = None, load_config: bool = True
+) -> ModelReport:
     """The checks of the module docstring on a model folder."""
     root = Path(root)
     rels, _ = list_files(root)
-    report = ModelReport(root=root, num_files=len(rels), num_bytes=sum((root / r).stat().st_size for r in rels))
+    report = ModelReport(
+        root=root, num_files=len(rels), num_bytes=sum((root / r).stat().st_size for r in rels)
+    )
     scanner = scanner or PathScanner(extra=[root.resolve()])
     present = set(rels)
     adapter_cfg = None
@@ -257,7 +297,9 @@ def check_model(root: str | os.PathLike, *, scanner: PathScanner | None = None, 
             cfg = json.loads((root / "config.json").read_text())
             report.model_type = cfg.get("model_type")
             if not report.model_type:
-                report.findings.append(Finding("config.json", "$.model_type", "missing: transformers cannot pick a class"))
+                report.findings.append(
+                    Finding("config.json", "$.model_type", "missing: transformers cannot pick a class")
+                )
         except json.JSONDecodeError as e:
             report.findings.append(Finding("config.json", "", f"not JSON: {e}"))
         else:
@@ -267,7 +309,12 @@ def check_model(root: str | os.PathLike, *, scanner: PathScanner | None = None, 
         report.findings.append(Finding("config.json", "", "missing: not a save_pretrained folder"))
     if adapter_cfg is not None:
         base = adapter_cfg.get("base_model_name_or_path")
-        if not base or "/" not in str(base) or str(base).startswith(("/", ".", "~")) or scanner.find(str(base)):
+        if (
+            not base
+            or "/" not in str(base)
+            or str(base).startswith(("/", ".", "~"))
+            or scanner.find(str(base))
+        ):
             report.findings.append(
                 Finding(
                     "adapter_config.json",
@@ -279,7 +326,12 @@ def check_model(root: str | os.PathLike, *, scanner: PathScanner | None = None, 
     report.findings += report.weights.problems
     if not present & set(PROCESSOR_FILES):
         report.findings.append(
-            Finding("", "", "no processor/tokenizer files: AutoProcessor and lmms-eval need them (save the processor too)", "warning")
+            Finding(
+                "",
+                "",
+                "no processor/tokenizer files: AutoProcessor and lmms-eval need them (save the processor too)",
+                "warning",
+            )
         )
     report.findings += scan_text_files(root, rels, scanner, skip=VOCAB_FILES)
     return report
@@ -373,7 +425,11 @@ def stage_model(
         benchmark_repo=benchmark_repo,
         license=license,
     )
-    tc_path = Path(training_config) if training_config else next((src / r for r in TRAINING_CONFIG_NAMES if r in rels), None)
+    tc_path = (
+        Path(training_config)
+        if training_config
+        else next((src / r for r in TRAINING_CONFIG_NAMES if r in rels), None)
+    )
     if tc_path is not None:
         name, obj, text, n = _read_provenance(src, tc_path, "training", scanner)
         if not isinstance(obj, dict):
@@ -393,7 +449,9 @@ def stage_model(
         inp.eval_files.append(name)
         generated[name], replaced[name] = text, n
 
-    notes = [f"{rel}: replaced {n} local path(s) by <local>/<name>" for rel, n in sorted(replaced.items()) if n]
+    notes = [
+        f"{rel}: replaced {n} local path(s) by <local>/<name>" for rel, n in sorted(replaced.items()) if n
+    ]
     if eval_paths and not eval_results:
         notes.append(f"evaluation results from {eval_paths[0]} (pass --eval-results to choose others)")
     weights = inspect_weights(src, rels)

@@ -33,8 +33,23 @@ __all__ = [
     "split_run_record",
 ]
 
-BASE_MODEL_KEYS = ("base_model", "model_name_or_path", "pretrained_model_name_or_path", "model_id", "model", "pretrained")
-DATASET_KEYS = ("dataset", "dataset_name", "dataset_id", "train_dataset", "dataset_path", "train_data", "data")
+BASE_MODEL_KEYS = (
+    "base_model",
+    "model_name_or_path",
+    "pretrained_model_name_or_path",
+    "model_id",
+    "model",
+    "pretrained",
+)
+DATASET_KEYS = (
+    "dataset",
+    "dataset_name",
+    "dataset_id",
+    "train_dataset",
+    "dataset_path",
+    "train_data",
+    "data",
+)
 DATASET_CONFIG_KEYS = ("dataset_config", "dataset_config_name", "config_name", "filter", "subset")
 # Settings shown in the card's main table: a key matches by exact name or by one of its words.
 HIGHLIGHT_KEYS = (
@@ -111,9 +126,15 @@ def parse_eval_results(doc: Any, source: str = "") -> list[EvalRow]:
     nested = {k: v for k, v in doc.items() if isinstance(v, dict)}
     if nested and len(nested) == len(doc):
         for task, metrics in nested.items():
-            rows += [EvalRow(task, m, num, None, None, source) for m, v in metrics.items() if (num := _number(v)) is not None]
+            rows += [
+                EvalRow(task, m, num, None, None, source)
+                for m, v in metrics.items()
+                if (num := _number(v)) is not None
+            ]
         return rows
-    return [EvalRow("eval", k, num, None, None, source) for k, v in doc.items() if (num := _number(v)) is not None]
+    return [
+        EvalRow("eval", k, num, None, None, source) for k, v in doc.items() if (num := _number(v)) is not None
+    ]
 
 
 def benchmark_config_of(task: str) -> tuple[str, str] | None:
@@ -223,17 +244,37 @@ def _eval_section(inp: ModelCardInputs) -> str:
         cells = []
         for m in headline:
             r = ms.get(m)
-            cells.append("-" if r is None else _pct(r.value, m) + (f" ± {_pct(r.stderr, m)}" if r.stderr else ""))
+            cells.append(
+                "-" if r is None else _pct(r.value, m) + (f" ± {_pct(r.stderr, m)}" if r.stderr else "")
+            )
         lines.append(
-            f"| `{task}` | {bc[0] if bc else '-'} | {bc[1] if bc else '-'} | {n if n else '-'} | " + " | ".join(cells) + " |"
+            f"| `{task}` | {bc[0] if bc else '-'} | {bc[1] if bc else '-'} | {n if n else '-'} | "
+            + " | ".join(cells)
+            + " |"
         )
-    cats = sorted({r.metric[len("accuracy[") : -1] for r in inp.eval_rows if r.metric.startswith("accuracy[") and ">" not in r.metric})
+    cats = sorted(
+        {
+            r.metric[len("accuracy[") : -1]
+            for r in inp.eval_rows
+            if r.metric.startswith("accuracy[") and ">" not in r.metric
+        }
+    )
     if cats:
         tasks = [t for t, ms in by_task.items() if any(f"accuracy[{c}]" in ms for c in cats)]
-        lines += ["", "Accuracy per category (%):", "", "| category | " + " | ".join(f"`{t}`" for t in tasks) + " |"]
+        lines += [
+            "",
+            "Accuracy per category (%):",
+            "",
+            "| category | " + " | ".join(f"`{t}`" for t in tasks) + " |",
+        ]
         lines.append("|---|" + "---|" * len(tasks))
         for c in cats:
-            row = [_pct(by_task[t][f"accuracy[{c}]"].value, "accuracy") if f"accuracy[{c}]" in by_task[t] else "-" for t in tasks]
+            row = [
+                _pct(by_task[t][f"accuracy[{c}]"].value, "accuracy")
+                if f"accuracy[{c}]" in by_task[t]
+                else "-"
+                for t in tasks
+            ]
             lines.append(f"| {c} | " + " | ".join(row) + " |")
     if inp.eval_files:
         lines += ["", "Source: " + ", ".join(f"`{f}`" for f in inp.eval_files) + " (in this repo)."]
@@ -266,12 +307,22 @@ def _config_section(inp: ModelCardInputs) -> str:
     if run:
         lines += ["Run: " + "; ".join(f"{k} `{_cell(v)}`" for k, v in flatten_config(run).items()), ""]
     if key and len(key) < len(flat):
-        lines += ["Main settings:", "", *_table(key), "", f"<details><summary>All {len(flat)} settings</summary>", ""]
+        lines += [
+            "Main settings:",
+            "",
+            *_table(key),
+            "",
+            f"<details><summary>All {len(flat)} settings</summary>",
+            "",
+        ]
         lines += [*_table(flat), "", "</details>"]
     else:
         lines += _table(flat)
     if inp.training_config_file:
-        lines += ["", f"The full configuration is `{inp.training_config_file}` in this repo (local paths shown as `<local>/...`)."]
+        lines += [
+            "",
+            f"The full configuration is `{inp.training_config_file}` in this repo (local paths shown as `<local>/...`).",
+        ]
     return "\n".join(lines)
 
 
@@ -280,7 +331,8 @@ def _data_section(inp: ModelCardInputs, local_data: list[str]) -> str:
     for spec in inp.datasets:
         repo, config = _split_dataset(spec)
         lines.append(
-            f"- [`{repo}`](https://huggingface.co/datasets/{repo})" + (f", config `{config}`" if config else "")
+            f"- [`{repo}`](https://huggingface.co/datasets/{repo})"
+            + (f", config `{config}`" if config else "")
             + (f': `load_dataset("{repo}", "{config}")`' if config else "")
         )
     for ref in local_data:
@@ -317,7 +369,13 @@ def card_metadata(inp: ModelCardInputs) -> ModelCardData:
         pipeline_tag="image-text-to-text",
         license=inp.license,
         language=["en"],
-        tags=["videonet", "video", "action-recognition", "fine-grained", str(inp.model_config.get("model_type", "model"))],
+        tags=[
+            "videonet",
+            "video",
+            "action-recognition",
+            "fine-grained",
+            str(inp.model_config.get("model_type", "model")),
+        ],
         model_name=inp.repo_id.split("/")[-1] if results else None,
         eval_results=results or None,
     )
@@ -339,7 +397,9 @@ def render_model_card(inp: ModelCardInputs) -> str:
     archs = inp.model_config.get("architectures") or ["unknown"]
     name = inp.repo_id.split("/")[-1]
     base_sentence = (
-        f"[`{inp.base_model}`](https://huggingface.co/{inp.base_model})" if inp.base_model else "a vision-language model"
+        f"[`{inp.base_model}`](https://huggingface.co/{inp.base_model})"
+        if inp.base_model
+        else "a vision-language model"
     )
     body = load_template("model").substitute(
         model_name=name,

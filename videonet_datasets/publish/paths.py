@@ -93,7 +93,9 @@ class PathScanner:
             except OSError:
                 pass
         # "/" alone (or a one-letter root) would match every relative path's separator.
-        self.literals = sorted((s.rstrip("/\\") for s in literals if len(s.rstrip("/\\")) > 2), key=len, reverse=True)
+        self.literals = sorted(
+            (s.rstrip("/\\") for s in literals if len(s.rstrip("/\\")) > 2), key=len, reverse=True
+        )
         roots = "|".join(LOCAL_ROOTS)
         lit = "|".join(re.escape(s) for s in self.literals)
         self._exact = re.compile(
@@ -106,8 +108,8 @@ class PathScanner:
             + rf"){_TOKEN_TAIL}"
         )
         # RE2 version for Arrow: superset of the exact expression (no look-around).
-        self._coarse = (
-            rf"/(?:{roots})\b|[A-Za-z]:[\\/]|file://|~[/\\]" + (f"|(?:{'|'.join(re.escape(s) for s in self.literals)})" if lit else "")
+        self._coarse = rf"/(?:{roots})\b|[A-Za-z]:[\\/]|file://|~[/\\]" + (
+            f"|(?:{'|'.join(re.escape(s) for s in self.literals)})" if lit else ""
         )
 
     # -- strings -------------------------------------------------------------------------------

@@ -197,9 +197,16 @@ def _ref_map(refs: Any, attr: str) -> dict[str, str]:
 
 def _describe_conflicts(diff: RemoteDiff, limit: int = 10) -> str:
     lines = []
-    for kind, paths in (("different content", [p for p in diff.changed if p != CARD]), ("not in this bundle", diff.removed)):
+    for kind, paths in (
+        ("different content", [p for p in diff.changed if p != CARD]),
+        ("not in this bundle", diff.removed),
+    ):
         if paths:
-            lines.append(f"  {len(paths)} file(s) with {kind}: " + ", ".join(paths[:limit]) + (" ..." if len(paths) > limit else ""))
+            lines.append(
+                f"  {len(paths)} file(s) with {kind}: "
+                + ", ".join(paths[:limit])
+                + (" ..." if len(paths) > limit else "")
+            )
     return "\n".join(lines)
 
 
@@ -233,7 +240,9 @@ def _plan(api: Any, bundle: Bundle, opts: PublishOptions) -> _Plan:
     repo_id, repo_type, branch = opts.repo_id, bundle.repo_type, opts.branch
     warnings: list[str] = []
     # private=None (not False) without --private: a new repo follows the organisation's default.
-    api.create_repo(repo_id=repo_id, repo_type=repo_type, private=True if opts.private else None, exist_ok=True)
+    api.create_repo(
+        repo_id=repo_id, repo_type=repo_type, private=True if opts.private else None, exist_ok=True
+    )
     info = api.repo_info(repo_id=repo_id, repo_type=repo_type)
     if opts.private and not getattr(info, "private", False):
         warnings.append(
@@ -249,7 +258,9 @@ def _plan(api: Any, bundle: Bundle, opts: PublishOptions) -> _Plan:
         raise PublishError(f"--revision {branch!r} is a tag of {repo_id}, not a branch; publish to a branch")
     # A new branch starts as a copy of main: compare with main, decide, and only then write.
     base = DEFAULT_BRANCH if new_branch else branch
-    diff = compare_remote(bundle.files, api.list_repo_tree(repo_id=repo_id, recursive=True, revision=base, repo_type=repo_type))
+    diff = compare_remote(
+        bundle.files, api.list_repo_tree(repo_id=repo_id, recursive=True, revision=base, repo_type=repo_type)
+    )
     if diff.conflicts and not new_branch and not opts.force:
         raise PublishRefused(
             f"{repo_id} @ {branch} already holds a different {bundle.kind}:\n{_describe_conflicts(diff)}\n"
@@ -329,7 +340,9 @@ def publish_bundle(api: Any, bundle: Bundle, opts: PublishOptions) -> PublishRes
     validate_repo_id(opts.repo_id)
     plan = _plan(api, bundle, opts)
     commits = _commit(api, bundle, opts, plan)
-    head = getattr(api.repo_info(repo_id=opts.repo_id, repo_type=bundle.repo_type, revision=plan.branch), "sha", None)
+    head = getattr(
+        api.repo_info(repo_id=opts.repo_id, repo_type=bundle.repo_type, revision=plan.branch), "sha", None
+    )
     tag_status = _apply_tag(api, bundle, opts, plan, head)
     uploaded = plan.diff.to_upload
     return PublishResult(
