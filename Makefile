@@ -30,8 +30,9 @@ TOOLS := .venv-tools
 UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_output
-SYSTEM_TOOLS := ffmpeg ffprobe espeak-ng
-APT_PACKAGES := ffmpeg espeak-ng
+# chromium: the real browser the web pages' tests drive (through Playwright).
+SYSTEM_TOOLS := ffmpeg ffprobe espeak-ng chromium
+APT_PACKAGES := ffmpeg espeak-ng chromium
 LATEST := .latest
 
 .PHONY: all install system-deps lock test-latest demo reproduce test test-slow test-all lint bench clean help

@@ -94,3 +94,12 @@ def tiny_molmo2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from videonet_datasets.molmo2 import build_tiny_molmo2
 
     return build_tiny_molmo2(tmp_path_factory.mktemp("tiny-molmo2") / "seed0", seed=0).path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session's browser tests (see tests/browser.py)."""
+    from browser import chromium
+
+    with chromium() as b:
+        yield b
