@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -315,7 +316,13 @@ def test_audit_reports_accuracy_with_an_interval(tmp_path: Path) -> None:
     with studio.store.write() as conn:
         _, n = audit.draw_sample(conn, studio.admin, load_settings(conn))
     assert n == 8
-    for i in range(8):
+    page = studio.client.get("/audit", headers={**studio.bearer(expert), "Accept": "text/html"})
+    item_id = int(re.search(r'action="/audit/(\d+)"', page.get_data(as_text=True)).group(1))
+    assert page.status_code == 200 and "Audit: is this clip a" in page.get_data(as_text=True)
+    assert studio.client.post(
+        f"/audit/{item_id}", headers=studio.bearer(expert), data={"label": "incorrect"}
+    ).json["ok"]
+    for i in range(1, 8):
         with studio.store.write() as conn:
             item = audit.next_item(conn, expert, load_settings(conn))
             audit.label_item(conn, expert, item["id"], "incorrect" if i == 0 else "correct")
@@ -353,7 +360,23 @@ def test_human_baseline_is_an_lmms_eval_result_for_videonet_report(built_benchma
         with pytest.raises(ValueError, match="no multiple-choice task with definitions"):
             baseline.create_session(conn, bench, "x", "mc", True, 4, 1, 0)
     assert (s0["task"], s1["task"]) == ("videonet_binary_hard_0shot_definition", "videonet_mc")
-    answered = 0
+    # one answer through the web page, as a rater gives it
+    h = studio.bearer(people[0])
+    page = studio.client.get("/baseline", headers={**h, "Accept": "text/html"}).get_data(as_text=True)
+    item_id = int(re.search(r'action="/baseline/(\d+)"', page).group(1))
+    assert (
+        page.count('class="bench-video"') == 1
+        and ">Yes</button>" in page
+        and "Here is its definition:" in page
+    )
+    video = studio.client.get(f"/media/baseline/{item_id}/0", headers=h)
+    assert video.status_code == 200 and video.headers["Content-Type"] == "video/mp4"
+    assert studio.client.get(f"/media/baseline/{item_id}/1", headers=h).status_code == 404
+    assert studio.client.post(f"/baseline/{item_id}", headers=h, data={"answer": "maybe"}).status_code == 409
+    assert studio.client.post(
+        f"/baseline/{item_id}", headers=h, data={"answer": "yes", "seconds": "4.2"}
+    ).json["ok"]
+    answered = 1
     for p in people:
         while True:
             with studio.store.write() as conn:

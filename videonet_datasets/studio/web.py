@@ -136,6 +136,14 @@ def _int_form(name: str, default: int | None = None) -> int:
     raise AssertionError  # unreachable
 
 
+def _ok(message: str, target: str, **data: Any) -> Any:
+    """A finished write: JSON for API clients, else a flash message and a redirect."""
+    if _wants_json():
+        return jsonify(ok=True, message=message, **data)
+    flash(message, "ok")
+    return redirect(target)
+
+
 def need(role: str) -> Callable:
     """The page needs a person with this role (admins may do everything)."""
 
@@ -420,7 +428,7 @@ def create_app(studio: StudioApp) -> Flask:
         with write() as conn:
             leases.release(conn, "collect", action_id, g.person.id)
             leases.take(conn, "collect-skip", action_id, g.person.id, 60.0)
-        return redirect(url_for("collect"))
+        return _ok("Skipped for an hour.", url_for("collect"))
 
     @app.post("/candidates/<int:candidate_id>/withdraw")
     @need("annotator")
@@ -433,8 +441,7 @@ def create_app(studio: StudioApp) -> Flask:
                 ).fetchone()[0]
         except collect_mod.CollectError as e:
             abort(409, str(e))
-        flash("Candidate withdrawn.", "ok")
-        return redirect(url_for("collect_action", action_id=action_id))
+        return _ok("Candidate withdrawn.", url_for("collect_action", action_id=action_id))
 
     # ------------------------------------------------------------------ verify
 
@@ -590,7 +597,7 @@ def create_app(studio: StudioApp) -> Flask:
                 audit_mod.label_item(conn, g.person, item_id, request.form.get("label", ""))
         except ValueError as e:
             abort(409, str(e))
-        return redirect(url_for("audit"))
+        return _ok("Label saved.", url_for("audit"))
 
     # ------------------------------------------------------------------ actions (admin)
 
@@ -633,8 +640,11 @@ def create_app(studio: StudioApp) -> Flask:
                 )
         except ValueError as e:
             abort(400, str(e))
-        flash(f"Saved ({', '.join(changed)})." if changed else "Nothing changed.", "ok")
-        return redirect(url_for("actions_page") + f"#a{action_id}")
+        return _ok(
+            f"Saved ({', '.join(changed)})." if changed else "Nothing changed.",
+            url_for("actions_page") + f"#a{action_id}",
+            changed=changed,
+        )
 
     @app.get("/actions/<int:action_id>/history")
     @need("admin")
@@ -661,16 +671,13 @@ def create_app(studio: StudioApp) -> Flask:
                     }
                     if "drop_present" in request.form:
                         form["drop"] = request.form.getlist("drop")
-                    message = (
-                        actions_mod.accept_suggestion(conn, root, suggestion_id, g.person, form).capitalize()
-                        + "."
-                    )
+                    summary = actions_mod.accept_suggestion(conn, root, suggestion_id, g.person, form)
+                    message = summary[:1].upper() + summary[1:] + "."
                 else:
                     abort(400, "decision must be accept or reject")
         except ValueError as e:
             abort(409, str(e))
-        flash(message, "ok")
-        return redirect(url_for("actions_page") + "#suggestions")
+        return _ok(message, url_for("actions_page") + "#suggestions")
 
     # ------------------------------------------------------------------ admin
 
@@ -752,7 +759,7 @@ def create_app(studio: StudioApp) -> Flask:
     def add_study() -> Any:
         try:
             with write() as conn:
-                create_study(
+                study = create_study(
                     conn,
                     request.form.get("name", ""),
                     request.form.get("stage", ""),
@@ -761,8 +768,9 @@ def create_app(studio: StudioApp) -> Flask:
                 )
         except ValueError as e:
             abort(400, str(e))
-        flash("Study link created.", "ok")
-        return redirect(url_for("admin") + "#studies")
+        return _ok(
+            "Study link created.", url_for("admin") + "#studies", link=studio.link(f"/p/{study.token}")
+        )
 
     @app.post("/admin/settings")
     @need("admin")
@@ -775,8 +783,7 @@ def create_app(studio: StudioApp) -> Flask:
                 save_settings(conn, load_settings(conn).updated(values))
         except SettingsError as e:
             abort(400, str(e))
-        flash("Settings saved.", "ok")
-        return redirect(url_for("admin") + "#settings")
+        return _ok("Settings saved.", url_for("admin") + "#settings")
 
     @app.post("/admin/reverify")
     @need("admin")
@@ -789,8 +796,7 @@ def create_app(studio: StudioApp) -> Flask:
                 "AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.candidate_id = candidates.id)",
                 (domain,),
             ).rowcount
-        flash(f"{n} imported clip(s) of {domain} sent to verification.", "ok")
-        return redirect(url_for("admin"))
+        return _ok(f"{n} imported clip(s) of {domain} sent to verification.", url_for("admin"), clips=n)
 
     @app.post("/admin/export")
     @need("admin")
@@ -822,8 +828,9 @@ def create_app(studio: StudioApp) -> Flask:
                 _, n = audit_mod.draw_sample(conn, g.person, load_settings(conn))
         except ValueError as e:
             abort(409, str(e))
-        flash(f"New audit sample of {n} clips: experts find it under Audit.", "ok")
-        return redirect(url_for("admin") + "#audit")
+        return _ok(
+            f"New audit sample of {n} clips: experts find it under Audit.", url_for("admin") + "#audit"
+        )
 
     @app.post("/admin/baseline")
     @need("admin")
@@ -847,15 +854,18 @@ def create_app(studio: StudioApp) -> Flask:
                 baseline_mod.write_results(conn, root, session["id"])
         except (ValueError, FileNotFoundError) as e:
             abort(400, str(e))
-        flash(f"Human-baseline session {session['name']} opened ({session['task']}).", "ok")
-        return redirect(url_for("admin") + "#baseline")
+        return _ok(
+            f"Human-baseline session {session['name']} opened ({session['task']}).",
+            url_for("admin") + "#baseline",
+            session_id=session["id"],
+        )
 
     @app.post("/admin/baseline/<int:session_id>/close")
     @need("admin")
     def close_baseline(session_id: int) -> Any:
         with write() as conn:
             conn.execute("UPDATE baseline_sessions SET active = 0 WHERE id = ?", (session_id,))
-        return redirect(url_for("admin") + "#baseline")
+        return _ok("Session closed.", url_for("admin") + "#baseline")
 
     # ------------------------------------------------------------------ media
 

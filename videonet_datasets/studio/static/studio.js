@@ -57,6 +57,7 @@
       this.inFrame = null;
       this.outFrame = null;
       this.stopAt = null; // media time where playback pauses (preview) or loops (window)
+      this.stopFrame = null; // the frame shown after a preview stops
       this.loop = false;
       el.addEventListener("click", (e) => {
         const b = e.target.closest("button[data-act]");
@@ -66,7 +67,11 @@
         }
       });
       this.video.addEventListener("timeupdate", () => this.onTime(this.video.currentTime));
+      this.video.addEventListener("play", () => {
+        this.el.dataset.state = "playing";
+      });
       this.video.addEventListener("pause", () => {
+        this.el.dataset.state = "paused";
         if (this.times) this.cur = this.frameAtMedia(this.video.currentTime);
         this.render();
       });
@@ -185,16 +190,22 @@
         if (this.loop) {
           this.video.currentTime = (this.times[this.first] + this.boundaryMedia(this.first)) / 2;
         } else {
+          // stop on the window's last frame (preview) or the range's last frame, never one past it
+          const show = this.stopFrame !== null ? this.stopFrame : this.last;
           this.video.pause();
           this.stopAt = null;
-          this.seekFrame(Math.min(this.cur, this.last));
+          this.stopFrame = null;
+          this.seekFrame(show);
         }
       }
       this.render();
     }
 
     async play() {
-      if (this.mode === "mark") this.stopAt = null;
+      if (this.mode === "mark") {
+        this.stopAt = null;
+        this.stopFrame = null;
+      }
       if (this.cur >= this.last) await this.seekFrame(this.first);
       try {
         await this.video.play();
@@ -251,6 +262,7 @@
           this.video.pause();
           this.seekFrame(this.inFrame).then(() => {
             this.stopAt = this.boundaryMedia(this.outFrame);
+            this.stopFrame = this.outFrame;
             this.video.play().then(() => this.watchFrames());
           });
           break;
