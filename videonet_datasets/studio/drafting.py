@@ -332,7 +332,6 @@ def draft_domain(
     original = [a.name for a in actions]
     category = actions[0].category
     new: list[str] = list(pending_adds)
-    add_ids: dict[str, int] = {}
 
     if "augment" in steps:
         reply, run_id = _ask(write, client, params, domain, "augment", augment_prompt(domain, original))
@@ -343,7 +342,6 @@ def draft_domain(
                     conn, domain, "add", {"name": name, "subdomain": "", "definition": ""}, run_id
                 )
                 if sid is not None:
-                    add_ids[name] = sid
                     result.added.append(name)
             _save_notes(conn, run_id, notes)
         new += [n for n in names if n not in new]

@@ -915,6 +915,8 @@ def create_app(studio: StudioApp) -> Flask:
             except VideoDecodeError as e:
                 abort(409, str(e))
             with studio._frames_lock:
+                if len(studio._frames) >= 64:  # a small cache: the most recent sources
+                    studio._frames.pop(next(iter(studio._frames)))
                 studio._frames[key] = (mtime, times)
         else:
             times = cached[1]
