@@ -25,6 +25,7 @@ import functools
 import hmac
 import json
 import logging
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -181,9 +182,7 @@ def create_app(studio: StudioApp) -> Flask:
         secret = csrf_secret(conn)
         flask_secret = get_meta(conn, "flask_secret")
         if flask_secret is None:
-            import secrets as _secrets
-
-            flask_secret = _secrets.token_hex(32)
+            flask_secret = secrets.token_hex(32)
             set_meta(conn, "flask_secret", flask_secret)
     app.secret_key = flask_secret
     app.config.update(
