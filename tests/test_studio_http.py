@@ -276,16 +276,20 @@ def _start_cli_server(root: Path) -> tuple[subprocess.Popen, str, str, list[str]
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + 60
+    watchdog = threading.Timer(90, proc.kill)  # never hang the suite on a server that prints nothing
+    watchdog.start()
     lines: list[str] = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        m = re.search(r"admin link \(keep it private\): (http://[^/]+)/t/(\S+)", line)
-        if m:
-            return proc, m.group(1), m.group(2), lines
-        if not line and proc.poll() is not None:
-            break
+    try:
+        while True:
+            line = proc.stdout.readline()
+            lines.append(line)
+            m = re.search(r"admin link \(keep it private\): (http://[^/]+)/t/(\S+)", line)
+            if m:
+                return proc, m.group(1), m.group(2), lines
+            if not line and proc.poll() is not None:
+                break
+    finally:
+        watchdog.cancel()
     proc.kill()
     raise AssertionError("the studio did not start:\n" + "".join(lines))
 
@@ -330,8 +334,10 @@ def test_videonet_studio_on_mini_and_a_kill_that_loses_nothing_acknowledged(tmp_
         threads = [threading.Thread(target=worker, args=(raters[i::4],)) for i in range(4)]
         for t in threads:
             t.start()
-        while len(acknowledged) < 15:
+        deadline = time.monotonic() + 90
+        while len(acknowledged) < 15 and any(t.is_alive() for t in threads) and time.monotonic() < deadline:
             time.sleep(0.005)
+        assert len(acknowledged) >= 15, "the votes did not get through"
         proc.send_signal(signal.SIGKILL)  # mid-stream, no clean shutdown
         proc.wait(10)
         stop.set()

@@ -64,6 +64,7 @@
         if (b && el.contains(b)) {
           e.preventDefault();
           this.act(b.dataset.act);
+          b.blur(); // Space stays play/pause instead of pressing the last button again
         }
       });
       this.video.addEventListener("timeupdate", () => this.onTime(this.video.currentTime));
