@@ -19,5 +19,7 @@ roles, Prolific, CSRF), :mod:`.actions` (the action list and its history, sugges
 browser copies, thumbnails), :mod:`.collect`, :mod:`.verify`, :mod:`.aggregate` (decision
 rules, Fleiss' kappa, Wilson intervals), :mod:`.retrim`, :mod:`.export`, :mod:`.baseline`,
 :mod:`.audit`, :mod:`.progress`, :mod:`.leases` (task reservations), :mod:`.jobs`
-(downloads, browser copies), :mod:`.web` (the Flask app) and :mod:`.server`.
+(downloads, browser copies), :mod:`.web` (the Flask app and the rules every request goes
+through), its pages :mod:`.pages_work` (annotators), :mod:`.pages_admin`, :mod:`.pages_media`
+with :mod:`.webcore` (what they share), and :mod:`.server`.
 """
