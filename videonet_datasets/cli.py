@@ -19,6 +19,8 @@ from videonet_datasets import __version__
 COMMAND_MODULES: list[str] = [
     "videonet_datasets.commands.synth",
     "videonet_datasets.commands.validate",
+    "videonet_datasets.commands.studio",
+    "videonet_datasets.commands.draft_actions",
     "videonet_datasets.commands.build_benchmark",
     "videonet_datasets.commands.import_release",
     "videonet_datasets.commands.negatives",
