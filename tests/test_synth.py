@@ -24,8 +24,10 @@ from videonet_datasets.synth.motion import evaluate, max_extent, motion_signatur
 from videonet_datasets.synth.narration import NarrationError, _parse_wav, place_lines, speak
 from videonet_datasets.synth.plan import ClipPlan, _plan_one, clip_durations, plan_clips
 from videonet_datasets.synth.render import render_at
+from videonet_datasets.synth.taxonomies import select_domains
+from videonet_datasets.synth.taxonomy import DomainDef, choose_negatives, definition_for
 from videonet_datasets.synth.web import NEAR, allocate_kinds, plan_web_videos
-from videonet_datasets.synth.world import DOMAINS, DomainDef, choose_negatives, definition_for, select_domains
+from videonet_datasets.synth.world import DOMAINS
 from videonet_datasets.video import probe_video
 
 TINY = preset("tiny", web_videos=4)

@@ -21,12 +21,9 @@ from videonet_datasets.synth import SynthConfig, preset
 from videonet_datasets.synth.coarse import COARSE_DOMAINS, DIRECTIONS
 from videonet_datasets.synth.motion import evaluate, max_extent
 from videonet_datasets.synth.plan import plan_clips
-from videonet_datasets.synth.world import (
-    DOMAINS,
-    definition_for,
-    select_domains,
-    taxonomy_domains,
-)
+from videonet_datasets.synth.taxonomies import select_domains, taxonomy_domains
+from videonet_datasets.synth.taxonomy import definition_for
+from videonet_datasets.synth.world import DOMAINS
 
 
 def test_coarse_taxonomy_has_the_paper_shape_and_nearest_directions_as_negatives() -> None:

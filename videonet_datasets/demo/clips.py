@@ -27,7 +27,8 @@ import numpy as np
 from videonet_datasets.synth.config import SynthConfig
 from videonet_datasets.synth.plan import ClipPlan, plan_clips
 from videonet_datasets.synth.render import render_at, shot_poses
-from videonet_datasets.synth.world import DomainDef, select_domains
+from videonet_datasets.synth.taxonomies import select_domains
+from videonet_datasets.synth.taxonomy import DomainDef
 from videonet_datasets.video import Frames, sample_times
 
 __all__ = ["LabeledClip", "actor_positions", "render_plan", "render_training_clips", "world_domains"]

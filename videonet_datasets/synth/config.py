@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from videonet_datasets.synth.world import TAXONOMIES
+from videonet_datasets.synth.taxonomies import taxonomy_names
 
 __all__ = ["PRESETS", "WEB_KINDS", "SynthConfig", "parse_mix", "preset"]
 
@@ -23,7 +23,9 @@ WEB_KINDS = ("single", "multi", "howto", "compilation")
 @dataclass(frozen=True)
 class SynthConfig:
     seed: int = 0
-    taxonomy: str = "default"  # which actions: world.TAXONOMIES ("coarse": the demo's learnable ones)
+    taxonomy: str = (
+        "default"  # which actions: taxonomies.taxonomy_names() ("coarse": the demo's learnable ones)
+    )
     domains: tuple[str, ...] | None = None  # None = every domain of the taxonomy
     actions_per_domain: int | None = None  # None = every action of each domain
     size: tuple[int, int] = (128, 128)  # width, height (even)
@@ -43,8 +45,8 @@ class SynthConfig:
             raise ValueError(f"size must be even and at least 16x16, got {w}x{h}")
         if not 1 <= self.fps <= 60:
             raise ValueError(f"fps must be in [1, 60], got {self.fps}")
-        if self.taxonomy not in TAXONOMIES:
-            raise ValueError(f"taxonomy must be one of {TAXONOMIES}, got {self.taxonomy!r}")
+        if self.taxonomy not in taxonomy_names():
+            raise ValueError(f"taxonomy must be one of {taxonomy_names()}, got {self.taxonomy!r}")
         if self.web_videos < 0:
             raise ValueError(f"web_videos must be >= 0, got {self.web_videos}")
         if self.duration_scale <= 0:

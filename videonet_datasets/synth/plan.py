@@ -27,7 +27,7 @@ from videonet_datasets.fsutil import stable_rng
 from videonet_datasets.synth.config import SynthConfig
 from videonet_datasets.synth.motion import max_extent
 from videonet_datasets.synth.render import num_frames, random_appearance, random_background
-from videonet_datasets.synth.world import ActionDef, DomainDef
+from videonet_datasets.synth.taxonomy import ActionDef, DomainDef
 
 __all__ = [
     "ClipPlan",
