@@ -51,6 +51,7 @@ import torch
 
 from videonet_datasets.annotations import Action
 from videonet_datasets.demo.clips import LabeledClip, render_training_clips, world_domains
+from videonet_datasets.finetune.data import question_text
 from videonet_datasets.fsutil import atomic_write_json, stable_rng
 from videonet_datasets.molmo2 import answer_loss, collate_packed, encode_packed_clip, param_groups
 from videonet_datasets.synth.config import SynthConfig, preset
@@ -122,7 +123,8 @@ def generic_qas(clip: LabeledClip, config: SynthConfig, seed: int) -> list[tuple
     actions = [Action("General", GENERIC_DOMAIN, n, "movement", "") for n in names.values()]
     action = next(a for a in actions if a.name == names[key])
     return [
-        (_text(qa["prompt"]), qa["answer"]) for qa in make_qa(action, actions, clip_uid=clip.uid, seed=seed)
+        (question_text(qa["prompt"]), qa["answer"])
+        for qa in make_qa(action, actions, clip_uid=clip.uid, seed=seed)
     ]
 
 
@@ -133,11 +135,6 @@ def pretrain_qas(stage: str, clip: LabeledClip, config: SynthConfig, seed: int) 
     if stage == "generic":
         return generic_qas(clip, config, seed)
     raise ValueError(f"unknown pretraining stage {stage!r}; stages: {STAGES}")
-
-
-def _text(prompt: str) -> str:
-    """A training prompt without its ``<video>`` placeholder (Molmo2 puts the video first)."""
-    return prompt.replace("\n<video>", "").replace("<video>", "").strip()
 
 
 @dataclass

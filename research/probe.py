@@ -17,7 +17,7 @@ answer is about learnability, not about the weak-label pipeline:
   what greedy decoding emits once the model answers in format), with the clip's full
   frames and with its middle frame only.
 
-``python -m videonet_datasets.demo.probe --bench DIR --out results.jsonl [--set key=value ...]``
+``python -m research.probe --bench DIR --out results.jsonl [--set key=value ...]``
 runs one configuration and appends its measurements (one JSON line) to ``results.jsonl``.
 """
 
@@ -40,7 +40,8 @@ import torch
 
 from videonet_datasets.annotations import Action
 from videonet_datasets.demo.clips import LabeledClip, render_training_clips, world_domains
-from videonet_datasets.demo.pretrain import GENERIC_NAMES, _text, heldout_accuracy, pretrain_qas
+from videonet_datasets.demo.pretrain import GENERIC_NAMES, heldout_accuracy, pretrain_qas
+from videonet_datasets.finetune.data import question_text
 from videonet_datasets.molmo2 import (
     TinyMolmo2Spec,
     answer_loss,
@@ -160,7 +161,7 @@ def _qas(clip: LabeledClip, actions: Mapping[str, Sequence[Action]], seed: int) 
     domain_actions = actions[clip.domain]
     action = next(a for a in domain_actions if a.name == clip.action)
     return [
-        (_text(qa["prompt"]), qa["answer"])
+        (question_text(qa["prompt"]), qa["answer"])
         for qa in make_qa(action, domain_actions, clip_uid=clip.uid, seed=seed)
     ]
 
@@ -307,18 +308,6 @@ def evaluate(
 
 
 @torch.no_grad()
-def task_accuracy(
-    model, rows: Sequence[Mapping[str, torch.Tensor]], pad_token_id: int, batch_size: int = 8
-) -> float:
-    """Share of packed QAs whose answer tokens are all the argmax under teacher forcing
-    (= greedy decoding's answer for these short answers)."""
-    return heldout_accuracy(model, rows, pad_token_id)["all"]
-
-
-#: Per QA position ("qa1", "qa2", ...; ``paper``: binary yes, binary no, MC) and overall ("all").
-task_accuracy_by_qa = heldout_accuracy
-
-
 # ----------------------------------------------------------------------------- training
 
 
@@ -436,7 +425,7 @@ def run_probe(
                 metrics = (
                     evaluate(model, processor, questions) if cfg.bench_in_history or step == total else {}
                 )
-                by_qa = task_accuracy_by_qa(model, heldout_rows, pad)
+                by_qa = heldout_accuracy(model, heldout_rows, pad)
                 metrics["heldout_task_acc"] = by_qa.pop("all")
                 metrics["heldout_by_qa"] = {k: round(v, 1) for k, v in sorted(by_qa.items())}
                 rec = {"step": step, "task": task, "loss": round(float(np.mean(losses[-cfg.eval_every :])), 4),

@@ -6,7 +6,7 @@ which case packing more clips into one step costs little extra time and multipli
 samples seen per second.  This measures it on real packed rows (8 frames of the ``demo``
 world, the paper's 3 QA pairs per clip) rather than guessing.
 
-``python -m videonet_datasets.demo.steptime --batch 4,8,16,32 --model text_layers=4 --out p.jsonl``
+``python -m research.steptime --batch 4,8,16,32 --model text_layers=4 --out p.jsonl``
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
+from research.probe import encode_task_rows, world_actions
 from videonet_datasets.demo.clips import render_training_clips
-from videonet_datasets.demo.probe import encode_task_rows, world_actions
 from videonet_datasets.molmo2 import (
     TinyMolmo2Spec,
     answer_loss,
