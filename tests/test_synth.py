@@ -442,7 +442,7 @@ def test_cli_generates_and_prints_a_summary(tmp_path: Path, capsys: pytest.Captu
         "1 domains, 4 actions" in text and "20 clips" in text and "1 narrated web videos (single 1)" in text
     )
     assert len(_read(out / "clips.csv")) == 20 and (out / DONE_FILE).exists()
-    assert cli.main(["synth", "--out", str(out), "--web-mix", "nonsense"]) == 1
+    assert cli.main(["synth", "--out", str(out), "--web-mix", "nonsense"]) == 2  # a usage error
 
 
 @pytest.mark.slow

@@ -312,7 +312,7 @@ def test_queries_command(world: Path, tmp_path: Path, capsys) -> None:
         == 0
     )
     assert [r["query"] for r in csv.DictReader(open(out))][0] == "Juggling tutorial cascade"
-    assert main(["queries", str(world), "--out", str(out), "--template", "{sport} {action}"]) == 1
+    assert main(["queries", str(world), "--out", str(out), "--template", "{sport} {action}"]) == 2  # usage
     assert "unknown field" in capsys.readouterr().err
 
 

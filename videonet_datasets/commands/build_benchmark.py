@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from videonet_datasets.commands.base import RunFailed, UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,14 +49,11 @@ def run(args: argparse.Namespace) -> int:
             license=args.license,
         )
     except AnnotationError as e:
-        print(str(e), file=sys.stderr)
-        print(
-            "Nothing was written. Fix the annotations (see `videonet validate`) or pass --skip-invalid-clips.",
-            file=sys.stderr,
-        )
-        return 1
+        raise UsageError(
+            f"{e}\nNothing was written. Fix the annotations (see `videonet validate`) or pass "
+            "--skip-invalid-clips."
+        ) from None
     except RuntimeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise RunFailed(str(e)) from None
     print(summary.format())
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from videonet_datasets.commands.base import RunFailed, UsageError
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -83,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
         )
         summary = generate_world(args.out, config, progress=not args.quiet)
-    except (ValueError, SynthError) as e:
-        print(f"error: {e}")
-        return 1
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    except SynthError as e:
+        raise RunFailed(str(e)) from None
     print(summary.format())
     return 0

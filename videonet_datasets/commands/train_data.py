@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from videonet_datasets.commands.base import RunFailed, UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +43,7 @@ def run_queries(args: argparse.Namespace) -> int:
         tax = read_taxonomy(args.actions)
         queries = build_queries(tax, args.templates or DEFAULT_TEMPLATES, args.domains)
     except (AnnotationError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise UsageError(str(e)) from None
     write_queries(args.out, queries)
     print(
         f"wrote {len(queries):,} queries for {len({(q.domain, q.action) for q in queries}):,} actions to {args.out}"
@@ -248,9 +248,10 @@ def run_build(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
         report = build_train(settings, download_only=args.download_only)
-    except (AnnotationError, ManifestError, ValueError, FileNotFoundError, RuntimeError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    except (AnnotationError, ManifestError, ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from None
+    except (RuntimeError, ImportError) as e:
+        raise RunFailed(str(e)) from None
     print(report.summary, end="")
     if report.precision:
         print(
