@@ -5,7 +5,6 @@ rendered from ``hub_cards/benchmark.md`` with the real statistics of the build."
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,7 +177,3 @@ def render_card(inp: CardInputs) -> str:
         license=inp.license,
     )
     return "---\n" + card_metadata(inp).to_yaml() + "\n---\n\n" + body
-
-
-def answer_letter_counts(rows: list[dict[str, Any]]) -> Counter[str]:
-    return Counter(r["answer"] for r in rows)

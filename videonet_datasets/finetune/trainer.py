@@ -221,7 +221,7 @@ def train(config: FinetuneConfig) -> TrainResult:
             total=config.max_steps, initial=start_step, desc="fine-tuning", unit="step", dynamic_ncols=True
         )
 
-    def checkpoint_state(step: int) -> dict[str, Any]:
+    def checkpoint_state() -> dict[str, Any]:
         return {
             "world_size": world,
             "num_workers": config.dataloader_num_workers,
@@ -304,7 +304,7 @@ def train(config: FinetuneConfig) -> TrainResult:
                     else:
                         log.info("step %d: %s", step, _fmt(entry))
             if config.save_steps and step % config.save_steps == 0 and step < config.max_steps:
-                save_checkpoint(accelerator, config, step, checkpoint_state(step),
+                save_checkpoint(accelerator, config, step, checkpoint_state(),
                                 {"stream_positions": stream_positions})  # fmt: skip
             if config.eval_steps and step % config.eval_steps == 0 and step < config.max_steps:
                 scores = _evaluate(accelerator, model, processor, config, out / "eval" / f"step-{step}", step)
@@ -315,9 +315,7 @@ def train(config: FinetuneConfig) -> TrainResult:
 
     # ---------------------------------------------------------------- the end
     if step > start_step or resume is None:
-        save_checkpoint(
-            accelerator, config, step, checkpoint_state(step), {"stream_positions": stream_positions}
-        )
+        save_checkpoint(accelerator, config, step, checkpoint_state(), {"stream_positions": stream_positions})
     final = None
     if config.save_final_model:
         final = _save_final(accelerator, model, processor, config, out / FINAL_DIR, step)
