@@ -18,7 +18,6 @@ import shutil
 import struct
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ import numpy as np
 __all__ = [
     "LINE_GAP",
     "NarrationError",
-    "Placed",
     "check_tools",
     "mix",
     "mux_audio",
@@ -41,16 +39,6 @@ END_MARGIN = 0.05  # a line must end this long before the video does
 
 class NarrationError(RuntimeError):
     """espeak-ng or ffmpeg failed; the message names the tool, the input and its stderr."""
-
-
-@dataclass(frozen=True)
-class Placed:
-    """A line as it sits in the final track (seconds)."""
-
-    start: float
-    end: float
-    text: str
-    action: str | None
 
 
 def check_tools() -> None:
