@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from videonet_datasets.annotations import Action
+from videonet_datasets.config import ConfigError, parse_key_values
 from videonet_datasets.demo.clips import LabeledClip, render_training_clips, world_domains
 from videonet_datasets.demo.pretrain import GENERIC_NAMES, heldout_accuracy, pretrain_qas
 from videonet_datasets.finetune.data import question_text
@@ -490,13 +491,6 @@ def results_table(path: str | Path) -> str:
     return "\n".join(lines)
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bench", help="benchmark directory built from the same world")
@@ -511,15 +505,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.bench:
         p.error("--bench is required to run an experiment")
-    fields = {f.name for f in dataclasses.fields(ProbeConfig)}
     overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in fields:
-            p.error(f"unknown field {key!r}; fields: {sorted(fields)}")
-        overrides[key] = _parse_value(value)
-    if isinstance(overrides.get("domains"), list):
-        overrides["domains"] = tuple(overrides["domains"])
+    try:
+        for item in args.set:
+            overrides.update(parse_key_values(item, ProbeConfig, where="--set", sep=None))
+    except ConfigError as e:
+        p.error(str(e))
     cfg = ProbeConfig(**overrides)
     result = run_probe(cfg, args.bench, log=lambda m: print(m, flush=True))
     with open(args.out, "a") as f:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from research.probe import encode_task_rows, world_actions
+from videonet_datasets.config import parse_key_values
 from videonet_datasets.demo.clips import render_training_clips
 from videonet_datasets.molmo2 import (
     TinyMolmo2Spec,
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--world", default="demo", help="synth preset whose clips are used")
     p.add_argument("--out", help="JSON-lines file to append the rows to")
     args = p.parse_args(argv)
-    model = {k: int(v) for k, _, v in (m.partition("=") for m in args.model)}
+    model = parse_key_values(",".join(args.model), TinyMolmo2Spec, where="--model")
     rows = profile_steps(
         [int(b) for b in args.batch.split(",")], world=args.world, model=model, image_size=args.image_size,
         frames=args.frames, steps=args.steps, threads=args.threads,

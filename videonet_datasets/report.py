@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videonet_datasets.config import ConfigError, split_key_values
 from videonet_datasets.fsutil import atomic_write_bytes, atomic_write_text
 from videonet_datasets.metric_keys import category_key, domain_key, order_categories, parse_metric_key
 
@@ -104,11 +105,13 @@ class TaskResult:
 def _label_from_config(results: Mapping[str, Any]) -> str:
     cfg = results.get("config") or {}
     model = str(cfg.get("model") or results.get("model_name") or "model")
-    args = str(cfg.get("model_args") or "")
-    for part in args.split(","):
-        key, _, value = part.partition("=")
-        if key.strip() in ("pretrained", "model", "model_version", "model_name") and value.strip():
-            return f"{model}:{Path(value.strip().rstrip('/')).name}"
+    try:
+        args = split_key_values(str(cfg.get("model_args") or ""), where="model_args")
+    except ConfigError:  # another tool's free-form model_args: label by the model alone
+        args = []
+    for key, value in args:
+        if key in ("pretrained", "model", "model_version", "model_name") and value:
+            return f"{model}:{Path(value.rstrip('/')).name}"
     return model
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from videonet_datasets.commands.base import UsageError
+from videonet_datasets.config import split_key_values
 
 if TYPE_CHECKING:
     from videonet_datasets.annotations import Action
@@ -115,13 +116,9 @@ def round_configs(model: str | None, specs: list[str]) -> dict[int, RoundConfig]
         if not sep or not number.strip().isdigit() or int(number) not in configs:
             raise ValueError(f"--round {spec!r}: expected N:KEY=VALUE with N in 1-4")
         n = int(number)
-        for item in body.split(","):
-            key, eq, raw = item.partition("=")
-            key = key.strip()
-            if not eq or not key:
-                raise ValueError(f"--round {spec!r}: {item!r} is not KEY=VALUE")
+        for key, raw in split_key_values(body, where=f"--round {spec!r}"):
             try:
-                configs[n] = configs[n].updated(key, _parse_value(key, raw.strip()))
+                configs[n] = configs[n].updated(key, _parse_value(key, raw))
             except ValueError as e:
                 raise ValueError(f"--round {spec!r}: bad value for {key}: {e}") from None
     return configs

@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from videonet_datasets.config import split_key_values
 from videonet_datasets.synth.taxonomies import taxonomy_names
 
 __all__ = ["PRESETS", "WEB_KINDS", "SynthConfig", "parse_mix", "preset"]
@@ -114,13 +115,9 @@ def preset(name: str, **overrides: Any) -> SynthConfig:
 def parse_mix(text: str) -> dict[str, float]:
     """``"single=0.7,multi=0.1,howto=0.1,compilation=0.1"`` -> weights (kinds left out get 0)."""
     out: dict[str, float] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise ValueError(f"--web-mix entry {part!r} is not KIND=WEIGHT (kinds: {', '.join(WEB_KINDS)})")
-        k, v = part.split("=", 1)
-        k = k.strip()
+    for k, v in split_key_values(
+        text, where="--web-mix", form=f"KIND=WEIGHT (kinds: {', '.join(WEB_KINDS)})"
+    ):
         if k not in WEB_KINDS:
             raise ValueError(f"--web-mix: unknown kind {k!r}; kinds: {', '.join(WEB_KINDS)}")
         try:
