@@ -45,7 +45,9 @@ __all__ = [
     "field_types",
     "flag_values",
     "load_config_file",
+    "merge_settings",
     "parse_key_values",
+    "read_config_file",
     "setting",
     "split_key_values",
 ]
@@ -166,9 +168,8 @@ def config_from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: {e}") from e
 
 
-def load_config_file(cls: type, path: str | Path) -> dict[str, Any]:
-    """The settings of a YAML file, checked against the fields of ``cls`` and typed (nested
-    dataclass settings become instances)."""
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A YAML file's mapping of settings, unchecked (:func:`config_from_dict` checks it)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -180,11 +181,28 @@ def load_config_file(cls: type, path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def load_config_file(cls: type, path: str | Path) -> dict[str, Any]:
+    """The settings of a YAML file, checked against the fields of ``cls`` and typed (nested
+    dataclass settings become instances)."""
+    data = read_config_file(path)
     hints = field_types(cls)
     unknown = sorted(set(data) - set(hints))
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {unknown}; see `--help` for the valid ones")
     return {k: coerce(k, v, hints[k], str(path)) for k, v in data.items()}
+
+
+def merge_settings(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` into ``base`` (in place, nested mappings merged key by key); returns ``base``."""
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge_settings(base[key], value)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value
+    return base
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -275,6 +293,7 @@ def add_flags(
     ``group`` metadata picks one of ``groups``."""
     for path, f, hint in _leaves(cls):
         meta = f.metadata
+        flags = [meta["flag"]] if isinstance(meta["flag"], str) else list(meta["flag"])
         target = (groups or {}).get(meta.get("group", ""), parser)
         kwargs: dict[str, Any] = {
             "dest": "__".join(path),
@@ -289,9 +308,9 @@ def add_flags(
                 kwargs["choices"] = list(typing.get_args(base))
             if "choices" in meta:
                 kwargs["choices"] = list(meta["choices"])
-            if "metavar" in meta:
-                kwargs["metavar"] = meta["metavar"]
-        target.add_argument(*([meta["flag"]] if isinstance(meta["flag"], str) else meta["flag"]), **kwargs)
+            if "choices" not in kwargs:
+                kwargs["metavar"] = meta.get("metavar") or flags[0].lstrip("-").upper().replace("-", "_")
+        target.add_argument(*flags, **kwargs)
 
 
 def flag_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
