@@ -58,7 +58,8 @@ class ConfigError(ValueError):
 
 
 def setting(default: Any = MISSING, help: str = "", **metadata: Any) -> Any:
-    """A dataclass field with its help text (and ``flag=``, ``group=``, ``action=`` for :func:`add_flags`).
+    """A dataclass field with its help text (and ``flag=``, ``group=``, ``action=``, ``choices=``,
+    ``metavar=``, ``parse=`` - a function of the flag's text - for :func:`add_flags`).
 
     Mutable defaults (lists, dicts, dataclass instances) are copied per instance."""
     meta = {"help": help, **metadata}
@@ -113,7 +114,9 @@ def coerce(name: str, value: Any, hint: Any, where: str) -> Any:
             return value
         if origin in (list, tuple):
             items = (
-                value if isinstance(value, (list, tuple)) else [s for s in str(value).split(",") if s.strip()]
+                value
+                if isinstance(value, (list, tuple))
+                else [s.strip() for s in str(value).split(",") if s.strip()]
             )
             if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[str, int]: one type per place
                 if len(items) != len(args):
@@ -322,7 +325,9 @@ def flag_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
         if not hasattr(args, dest):
             continue
         value = getattr(args, dest)
-        if isinstance(value, str) and not f.metadata.get("action"):
+        if isinstance(value, str) and "parse" in f.metadata:  # a flag with its own syntax (128x96)
+            value = f.metadata["parse"](value)
+        elif isinstance(value, str) and not f.metadata.get("action"):
             value = coerce(path[-1], value, hint, f.metadata["flag"])
         node = out
         for key in path[:-1]:
