@@ -12,7 +12,7 @@ import datasets
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCardData
 
-from hub_cards import load_template
+from hub_cards import render_card as render_template
 from videonet_datasets import __version__
 from videonet_datasets.annotations import AnnotationSet
 from videonet_datasets.benchmark import stats
@@ -156,7 +156,9 @@ def render_card(inp: CardInputs) -> str:
     if notes:
         warn = "\n## Build notes\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
 
-    body = load_template("benchmark").substitute(
+    return render_template(
+        "benchmark",
+        card_metadata(inp).to_yaml(),
         pretty_name=inp.pretty_name,
         n_actions=len(ann.actions),
         n_domains=len(ann.domains),
@@ -176,4 +178,3 @@ def render_card(inp: CardInputs) -> str:
         warnings_section=warn,
         license=inp.license,
     )
-    return "---\n" + card_metadata(inp).to_yaml() + "\n---\n\n" + body
