@@ -64,7 +64,7 @@ def _fill_binary(template: str, action: str, sub: str, domain: str, k: int = 0) 
     out = out.replace("<ACTION>", action).replace("<SUBDOMAIN>", sub).replace("<DOMAIN>", domain)
     if k:
         out = out.replace("<k>", str(k)).replace("<VIDEO EXAMPLES>", "\n".join(["<VIDEO>"] * k))
-        if k == 1:  # the spec's singular: "videos" -> "video"
+        if k == 1:  # the toolkit's singular (prompts.py): "videos" -> "video"
             out = out.replace("1 videos show", "1 video show")
     return out
 

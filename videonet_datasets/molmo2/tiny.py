@@ -12,8 +12,8 @@ Two things differ from "just instantiate the config":
 * **Initialisation.**  With transformers' default init (normal, std 0.02 everywhere) the
   ViT and the adapter multiply the signal by ~0.02*sqrt(fan_in) per linear layer, so the
   video features reaching the LLM are ~3e-8 against token embeddings of ~2e-2: the
-  model's output does not depend on the pixels and the ViT's gradients are ~1e-7 (see
-  ``ENGINEERING-NOTES.md``).  ``init="fan_in"`` (the default) re-draws every linear layer
+  model's output does not depend on the pixels and the ViT's gradients are ~1e-7 (measured
+  with :func:`videonet_datasets.molmo2.diagnostics.probe_visual_pathway`).  ``init="fan_in"`` (the default) re-draws every linear layer
   from N(0, 1/fan_in) (variance-preserving): video features of order 1, vision gradients
   of order 1, and a tiny LLM whose attention actually carries the video to the answer
   (with the 0.02 init its value/output projections damp it ~40x per layer).
