@@ -44,7 +44,7 @@ from videonet_datasets.demo.clips import LabeledClip, render_training_clips, wor
 from videonet_datasets.demo.pretrain import GENERIC_NAMES, heldout_accuracy, pretrain_qas
 from videonet_datasets.finetune.data import question_text
 from videonet_datasets.molmo2 import (
-    TinyMolmo2Spec,
+    TinyMolmo2Config,
     answer_loss,
     collate_examples,
     collate_packed,
@@ -85,7 +85,7 @@ TASKS = ("paper", "still", "direction", "classify", "generic", "generic_classify
 @dataclass
 class ProbeConfig:
     """One experiment.  World fields select the synthetic actions; model fields override
-    :class:`TinyMolmo2Spec`; training fields are the optimisation."""
+    :class:`TinyMolmo2Config`; training fields are the optimisation."""
 
     # world
     preset: str = "default"
@@ -95,7 +95,7 @@ class ProbeConfig:
     image_size: int = 56
     fps: float = 4.0
     max_frames: int = 16
-    # model (TinyMolmo2Spec overrides)
+    # model (TinyMolmo2Config overrides)
     model: dict[str, Any] = field(default_factory=dict)
     init_seed: int = 0
     embed_std: float | None = None  # re-draw token + ViT position embeddings with this std
@@ -127,9 +127,9 @@ class ProbeConfig:
     def world(self) -> SynthConfig:
         return preset(self.preset, domains=self.domains, actions_per_domain=self.actions_per_domain)
 
-    def spec(self) -> TinyMolmo2Spec:
+    def spec(self) -> TinyMolmo2Config:
         return dataclasses.replace(
-            TinyMolmo2Spec(), image_size=self.image_size, num_frames=self.max_frames, **self.model
+            TinyMolmo2Config(), image_size=self.image_size, num_frames=self.max_frames, **self.model
         )
 
 

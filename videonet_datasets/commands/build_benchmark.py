@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from videonet_datasets.annotations import AnnotationError
-    from videonet_datasets.benchmark.build import TrimSettings, build_benchmark
+    from videonet_datasets.benchmark.build import TrimConfig, build_benchmark
 
     try:
         summary = build_benchmark(
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             seed=args.seed,
             skip_invalid_clips=args.skip_invalid_clips,
-            settings=TrimSettings(crf=args.crf, short_side=args.short_side),
+            settings=TrimConfig(crf=args.crf, short_side=args.short_side),
             workers=args.workers,
             pretty_name=args.name,
             license=args.license,

@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from videonet_datasets.demo.pipeline import FILTERS, DemoSettings, run_demo
+    from videonet_datasets.demo.pipeline import FILTERS, DemoConfig, run_demo
 
     filters = tuple(f.strip() for f in args.filters.split(",") if f.strip())
     unknown = sorted(set(filters) - set(FILTERS))
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--pretrain-steps must be comma-separated integers, got {args.pretrain_steps!r}"
             ) from None
-    settings = DemoSettings(
+    settings = DemoConfig(
         out=Path(args.out), preset=args.preset, seed=args.seed, filters=filters, steps=args.steps,
         eval_limit=args.eval_limit, pretrain_steps=pretrain_steps,
     )  # fmt: skip

@@ -37,7 +37,7 @@ from typing import Any
 
 from videonet_datasets.fsutil import atomic_write_json, atomic_write_text
 
-__all__ = ["DemoSettings", "Headline", "headline", "run_demo", "recipe_path"]
+__all__ = ["DemoConfig", "Headline", "headline", "run_demo", "recipe_path"]
 
 MAIN_TASKS = ("videonet_mc", "videonet_binary_hard_0shot")
 MIDDLE_TASKS = ("videonet_mc_middle_frame", "videonet_binary_hard_0shot_middle_frame")
@@ -55,7 +55,7 @@ def recipe_config() -> Path:
 
 
 @dataclass
-class DemoSettings:
+class DemoConfig:
     out: Path
     preset: str = "demo"
     seed: int = 0
@@ -170,7 +170,7 @@ def headline(results_dirs: dict[str, Path]) -> Headline:
 class _Runner:
     """Runs the steps with a narrative, logs, timing and a resumable state file."""
 
-    def __init__(self, settings: DemoSettings, echo: Callable[[str], None]):
+    def __init__(self, settings: DemoConfig, echo: Callable[[str], None]):
         self.s = settings
         self.echo = echo
         self.out = settings.out
@@ -301,7 +301,7 @@ def _negative_agreement(designed: Path, mined: Path) -> dict[str, Any]:
     return {"mined_pairs": len(b), "also_in_world_table": len(a & b)}
 
 
-def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> Headline:
+def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headline:
     """Run (or resume) the demo; returns the headline numbers."""
     t_start = time.perf_counter()
     r = _Runner(settings, echo)

@@ -49,7 +49,7 @@ class FinetuneConfig:
         "Build a tiny random Molmo2 at model_name_or_path if nothing is there yet (tests, CPU demo).",
     )
     tiny_model_spec: str = _f(
-        "", "TinyMolmo2Spec overrides for build_tiny_model, e.g. 'image_size=56,text_layers=2'."
+        "", "TinyMolmo2Config overrides for build_tiny_model, e.g. 'image_size=56,text_layers=2'."
     )
     tiny_model_seed: int = _f(0, "Seed of the tiny model's initialisation.")
     tiny_embed_std: float | None = _f(
@@ -248,10 +248,10 @@ class FinetuneConfig:
         return self
 
     def tiny_sizes(self) -> dict[str, Any]:
-        """``tiny_model_spec`` parsed into TinyMolmo2Spec keyword arguments."""
-        from videonet_datasets.molmo2 import TinyMolmo2Spec
+        """``tiny_model_spec`` parsed into TinyMolmo2Config keyword arguments."""
+        from videonet_datasets.molmo2 import TinyMolmo2Config
 
-        return parse_key_values(self.tiny_model_spec, TinyMolmo2Spec, where="tiny_model_spec")
+        return parse_key_values(self.tiny_model_spec, TinyMolmo2Config, where="tiny_model_spec")
 
 
 # ---------------------------------------------------------------------------- YAML + CLI

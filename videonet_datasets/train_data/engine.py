@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
 
-from videonet_datasets.train_data.settings import BuildSettings
+from videonet_datasets.train_data.config import BuildConfig
 from videonet_datasets.train_data.shards import Shard, perception_key, progress_bar, write_shard
 from videonet_datasets.train_data.stages import PerceptionContext, cut_clip, observe_video
 
@@ -26,11 +26,11 @@ __all__ = ["Engine", "LocalEngine", "make_engine", "run_shard"]
 class Engine(Protocol):
     """Runs phase A (``observe``) and phase C (``cut``) of ``videonet build-train``."""
 
-    def observe(self, pending: list[Shard], settings: BuildSettings, names: dict[str, list[str]]) -> None:
+    def observe(self, pending: list[Shard], settings: BuildConfig, names: dict[str, list[str]]) -> None:
         """Observe every video of the pending shards; write each shard when it completes."""
         ...
 
-    def cut(self, tasks: list[dict[str, Any]], settings: BuildSettings) -> list[dict[str, Any]]:
+    def cut(self, tasks: list[dict[str, Any]], settings: BuildConfig) -> list[dict[str, Any]]:
         """Cut every clip task; one result (``stages.cut_clip``'s) per task, in order."""
         ...
 
@@ -52,7 +52,7 @@ _CTX: PerceptionContext | None = None
 _CTX_KEY: str | None = None
 
 
-def _context(settings: BuildSettings, names: dict[str, list[str]], threads: int) -> PerceptionContext:
+def _context(settings: BuildConfig, names: dict[str, list[str]], threads: int) -> PerceptionContext:
     """One context per process, reused across shards (models load once per worker)."""
     global _CTX, _CTX_KEY
     # The taxonomy's names feed the ASR prompt and the VLM prompt: part of the key, so a
@@ -65,7 +65,7 @@ def _context(settings: BuildSettings, names: dict[str, list[str]], threads: int)
 
 def run_shard(
     shard: Shard,
-    settings: BuildSettings,
+    settings: BuildConfig,
     names: dict[str, list[str]],
     threads: int = 0,
     tick: Callable[[int], None] | None = None,
@@ -90,14 +90,14 @@ def _pool_shard(args: tuple) -> dict[str, Any]:
     return run_shard(shard, settings, names, threads, tick)
 
 
-def _workers(settings: BuildSettings) -> int:
+def _workers(settings: BuildConfig) -> int:
     return settings.workers or max(1, os.cpu_count() or 1)
 
 
 class LocalEngine:
     """A process pool on this machine (``spawn``: no forked copies of loaded models)."""
 
-    def observe(self, pending: list[Shard], settings: BuildSettings, names: dict[str, list[str]]) -> None:
+    def observe(self, pending: list[Shard], settings: BuildConfig, names: dict[str, list[str]]) -> None:
         workers = min(_workers(settings), len(pending)) if pending else 0
         total = sum(len(s.rows) for s in pending)
         bar = progress_bar(total, "observe (localize + speech)", settings.progress)
@@ -134,7 +134,7 @@ class LocalEngine:
         finally:
             bar.close()
 
-    def cut(self, tasks: list[dict[str, Any]], settings: BuildSettings) -> list[dict[str, Any]]:
+    def cut(self, tasks: list[dict[str, Any]], settings: BuildConfig) -> list[dict[str, Any]]:
         results = []
         bar = progress_bar(len(tasks), "cut clips", settings.progress, unit="clip")
         try:

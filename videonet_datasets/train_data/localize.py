@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from videonet_datasets.train_data.config import ProposalConfig, VLMConfig, WindowPolicy
 from videonet_datasets.train_data.manifest import VideoRow
-from videonet_datasets.train_data.settings import ProposalConfig, VLMConfig, WindowPolicy
 from videonet_datasets.video import sample_frames
 
 __all__ = [

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from videonet_datasets.train_data.config import BuildConfig
 from videonet_datasets.train_data.manifest import VideoRow
-from videonet_datasets.train_data.settings import BuildSettings
 from videonet_datasets.train_data.shards import Shard, progress_bar, write_shard
 from videonet_datasets.train_data.stages import PerceptionContext, cut_clip, observe_localize, observe_speech
 
@@ -32,7 +32,7 @@ __all__ = ["RayEngine"]
 log = logging.getLogger(__name__)
 
 
-def _ray(settings: BuildSettings | None = None):
+def _ray(settings: BuildConfig | None = None):
     try:
         import ray
         import ray.data
@@ -56,7 +56,7 @@ def _ray(settings: BuildSettings | None = None):
 class LocalizeStage:
     """Actor: probe + localize one batch of videos."""
 
-    def __init__(self, settings: BuildSettings, names: dict[str, list[str]]):
+    def __init__(self, settings: BuildConfig, names: dict[str, list[str]]):
         self.ctx = PerceptionContext(settings, names)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
@@ -69,7 +69,7 @@ class LocalizeStage:
 class SpeechStage:
     """Actor: word-timed speech for the localized videos of one batch."""
 
-    def __init__(self, settings: BuildSettings, names: dict[str, list[str]], threads: int):
+    def __init__(self, settings: BuildConfig, names: dict[str, list[str]], threads: int):
         self.ctx = PerceptionContext(settings, names, threads)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
@@ -77,7 +77,7 @@ class SpeechStage:
         return {"shard": list(batch["shard"]), "record": records}
 
 
-def _pool_sizes(settings: BuildSettings) -> tuple[int, int]:
+def _pool_sizes(settings: BuildConfig) -> tuple[int, int]:
     ray = _ray(settings)
     cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
     total = settings.workers or cpus
@@ -87,7 +87,7 @@ def _pool_sizes(settings: BuildSettings) -> tuple[int, int]:
 class RayEngine:
     """The ``engine.Engine`` interface on Ray Data."""
 
-    def observe(self, pending: list[Shard], settings: BuildSettings, names: dict[str, list[str]]) -> None:
+    def observe(self, pending: list[Shard], settings: BuildConfig, names: dict[str, list[str]]) -> None:
         """Phase A on Ray Data; shards are written by the driver as they complete."""
         ray = _ray(settings)
         from ray.data import ActorPoolStrategy
@@ -128,7 +128,7 @@ class RayEngine:
         if buckets:
             raise RuntimeError(f"Ray returned incomplete shards {sorted(buckets)}; rerun to resume them")
 
-    def cut(self, tasks: list[dict[str, Any]], settings: BuildSettings) -> list[dict[str, Any]]:
+    def cut(self, tasks: list[dict[str, Any]], settings: BuildConfig) -> list[dict[str, Any]]:
         """Phase C on Ray Data: one CPU task per clip."""
         ray = _ray(settings)
         ds = ray.data.from_items([{"task": json.dumps(t)} for t in tasks])

@@ -31,6 +31,7 @@ from typing import Any
 
 from videonet_datasets.fsutil import atomic_write_json, atomic_write_text
 from videonet_datasets.train_data.balance import balance_rows, load_embedder
+from videonet_datasets.train_data.config import BuildConfig
 from videonet_datasets.train_data.download import DownloadConfig, download_videos
 from videonet_datasets.train_data.engine import make_engine
 from videonet_datasets.train_data.filters import FILTERS
@@ -39,7 +40,6 @@ from videonet_datasets.train_data.manifest import Taxonomy, VideoRow, read_manif
 from videonet_datasets.train_data.match import ActionMatcher
 from videonet_datasets.train_data.output import write_card, write_config
 from videonet_datasets.train_data.qa import check_domain_size
-from videonet_datasets.train_data.settings import BuildSettings
 from videonet_datasets.train_data.shards import Shard, perception_key, plan_shards, read_shard, shard_is_done
 from videonet_datasets.train_data.stages import (
     clip_path,
@@ -67,7 +67,7 @@ class BuildReport:
 # ----------------------------------------------------------------------------- the build
 
 
-def _check_work_dir(settings: BuildSettings, names: dict[str, list[str]]) -> None:
+def _check_work_dir(settings: BuildConfig, names: dict[str, list[str]]) -> None:
     """Refuse to resume with different perception settings or action names (the shards
     would mix two pipelines)."""
     path = settings.work / "build.json"
@@ -115,7 +115,7 @@ def _count_observations(obs: list[dict[str, Any]], c: Counter, reasons: Counter)
             c["asr:compute_ms"] += int(1000 * o["timing"].get("asr", 0.0))
 
 
-def _download(rows: list[VideoRow], settings: BuildSettings, c: Counter) -> tuple[list[VideoRow], list[dict]]:
+def _download(rows: list[VideoRow], settings: BuildConfig, c: Counter) -> tuple[list[VideoRow], list[dict]]:
     if not any(r.url and not (r.path and Path(r.path).exists()) for r in rows):
         return rows, []
     cfg = DownloadConfig(
@@ -129,7 +129,7 @@ def _download(rows: list[VideoRow], settings: BuildSettings, c: Counter) -> tupl
     return rep.rows, rep.failures
 
 
-def build_train(settings: BuildSettings, *, download_only: bool = False) -> BuildReport:
+def build_train(settings: BuildConfig, *, download_only: bool = False) -> BuildReport:
     """Run (or resume) the whole pipeline; returns counts, yields and precision."""
     taxonomy = read_taxonomy(settings.taxonomy)
     rows = read_manifest(settings.manifest, taxonomy)
@@ -189,7 +189,7 @@ def build_train(settings: BuildSettings, *, download_only: bool = False) -> Buil
 
 
 def _balance(
-    candidates: dict[str, list[dict[str, Any]]], settings: BuildSettings, c: Counter
+    candidates: dict[str, list[dict[str, Any]]], settings: BuildConfig, c: Counter
 ) -> dict[str, list[dict[str, Any]]]:
     """Each filter's rows after the optional caps and semantic resampling."""
     if not settings.balance.active:
@@ -209,7 +209,7 @@ def _balance(
     return selected
 
 
-def _cut(selected: dict[str, list[dict[str, Any]]], settings: BuildSettings, c: Counter) -> dict[str, str]:
+def _cut(selected: dict[str, list[dict[str, Any]]], settings: BuildConfig, c: Counter) -> dict[str, str]:
     """Trim every selected clip once into OUT/videos; returns the failed clips' errors."""
     out = settings.out
     clips: dict[str, dict[str, Any]] = {}
@@ -247,7 +247,7 @@ def _write(
     observations: list[dict[str, Any]],
     taxonomy: Taxonomy,
     domains: list[str],
-    settings: BuildSettings,
+    settings: BuildConfig,
     c: Counter,
     reasons: Counter,
 ) -> BuildReport:
@@ -287,7 +287,7 @@ def _write(
     )
 
 
-def _settings_dict(settings: BuildSettings) -> dict[str, Any]:
+def _settings_dict(settings: BuildConfig) -> dict[str, Any]:
     d = dataclasses.asdict(settings)
     if d.get("vlm"):
         d["vlm"].pop("api_key", None)

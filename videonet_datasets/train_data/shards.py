@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from videonet_datasets.fsutil import atomic_write_json, atomic_write_text, stable_hash
+from videonet_datasets.train_data.config import BuildConfig
 from videonet_datasets.train_data.manifest import VideoRow
-from videonet_datasets.train_data.settings import BuildSettings
 
 __all__ = [
     "Shard",
@@ -47,7 +47,7 @@ def plan_shards(rows: Sequence[VideoRow], shard_size: int) -> list[Shard]:
     return [Shard(i // shard_size, tuple(rows[i : i + shard_size])) for i in range(0, len(rows), shard_size)]
 
 
-def perception_key(settings: BuildSettings, names: dict[str, list[str]]) -> str:
+def perception_key(settings: BuildConfig, names: dict[str, list[str]]) -> str:
     """What decides a video's observation: the perception settings and the action names
     (they are the ASR hotwords and the VLM's examples).  Recorded with every shard."""
     return f"{settings.perception_fingerprint()}-{stable_hash(json.dumps(names, sort_keys=True)):016x}"
@@ -73,7 +73,7 @@ def shard_is_done(work: Path, shard: Shard, fingerprint: str) -> bool:
 def write_shard(
     shard: Shard,
     records: list[dict[str, Any]],
-    settings: BuildSettings,
+    settings: BuildConfig,
     names: dict[str, list[str]],
     **extra: Any,
 ) -> dict[str, Any]:

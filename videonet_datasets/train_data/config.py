@@ -21,7 +21,7 @@ from videonet_datasets.fsutil import stable_hash
 from videonet_datasets.train_data.balance import BalanceConfig
 from videonet_datasets.train_data.filters import DEFAULT_T
 
-__all__ = ["LOCALIZERS", "AsrSettings", "BuildSettings", "ProposalConfig", "VLMConfig", "WindowPolicy"]
+__all__ = ["LOCALIZERS", "AsrConfig", "BuildConfig", "ProposalConfig", "VLMConfig", "WindowPolicy"]
 
 LOCALIZERS = ("proposals", "vlm", "windows-file")
 
@@ -99,7 +99,7 @@ class VLMConfig:
 
 
 @dataclass(frozen=True)
-class AsrSettings:
+class AsrConfig:
     backend: str = setting(
         "auto", "speech recognizer (auto: WhisperX when installed, else faster-whisper)",
         flag="--asr-backend", group="speech", choices=("auto", "whisperx", "faster-whisper"),
@@ -127,7 +127,7 @@ class AsrSettings:
 
 
 @dataclass(frozen=True)
-class BuildSettings:
+class BuildConfig:
     """Every setting of a build; the fields with a ``flag`` are ``videonet build-train``'s options
     (``config.add_flags``), and a ``--config FILE.yaml`` holds the same names (nested mappings for
     ``asr``, ``balance``, ``vlm``, ``proposals``, ``window_policy``)."""
@@ -155,7 +155,7 @@ class BuildSettings:
     vlm: VLMConfig | None = None
     proposals: ProposalConfig = setting(ProposalConfig())
     window_policy: WindowPolicy = setting(WindowPolicy())
-    asr: AsrSettings = setting(AsrSettings())
+    asr: AsrConfig = setting(AsrConfig())
     # download (URL manifests)
     download_dir: Path | None = setting(
         None,

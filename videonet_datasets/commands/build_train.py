@@ -1,4 +1,4 @@
-"""``videonet build-train`` (the weakly-labeled training data) and ``videonet queries``."""
+"""``videonet build-train``: the weakly-labeled training data (paper §4.1) as a 🤗 dataset."""
 
 from __future__ import annotations
 
@@ -16,48 +16,6 @@ from videonet_datasets.config import (
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    _add_build(sub)
-    _add_queries(sub)
-
-
-def _add_queries(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "queries",
-        help="write web-search queries per action for a crawler",
-        description='Write "<domain> <action>" and "how to <action>" (or your templates) for every action '
-        "of an actions.csv, as CSV category,domain,action,template,query.",
-    )
-    p.add_argument("actions", metavar="ACTIONS", help="actions.csv (or a folder holding one)")
-    p.add_argument("--out", required=True, help="output CSV")
-    p.add_argument(
-        "--template",
-        action="append",
-        dest="templates",
-        help="query template over {domain} (lower case), {Domain}, {action}, {subdomain}; repeatable "
-        '(default: "{domain} {action}" and "how to {action}")',
-    )
-    p.add_argument("--domain", action="append", dest="domains", help="only this domain (repeatable)")
-    p.set_defaults(func=run_queries)
-
-
-def run_queries(args: argparse.Namespace) -> int:
-    from videonet_datasets.annotations import AnnotationError
-    from videonet_datasets.train_data.manifest import read_taxonomy
-    from videonet_datasets.train_data.queries import DEFAULT_TEMPLATES, build_queries, write_queries
-
-    try:
-        tax = read_taxonomy(args.actions)
-        queries = build_queries(tax, args.templates or DEFAULT_TEMPLATES, args.domains)
-    except (AnnotationError, ValueError, FileNotFoundError) as e:
-        raise UsageError(str(e)) from None
-    write_queries(args.out, queries)
-    print(
-        f"wrote {len(queries):,} queries for {len({(q.domain, q.action) for q in queries}):,} actions to {args.out}"
-    )
-    return 0
-
-
-def _add_build(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build-train",
         help="build the weakly-labeled training data (localize, transcribe, filter, QA) as a 🤗 dataset",
@@ -78,7 +36,7 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--config",
         metavar="FILE.yaml",
-        help="settings as YAML (the names of videonet_datasets.train_data.settings.BuildSettings, nested "
+        help="settings as YAML (the names of videonet_datasets.train_data.config.BuildConfig, nested "
         "mappings for asr, balance, vlm, proposals, window_policy); options given here override it",
     )
     groups = {
@@ -97,19 +55,19 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
         "--ground-truth", help="JSONL of true action segments per video, to report label precision"
     )
     io.add_argument("--download-only", action="store_true", help="only run the download stage")
-    from videonet_datasets.train_data.settings import BuildSettings
+    from videonet_datasets.train_data.config import BuildConfig
 
-    add_flags(p, BuildSettings, groups)  # every other option is a BuildSettings field's flag
+    add_flags(p, BuildConfig, groups)  # every other option is a BuildConfig field's flag
     p.set_defaults(func=run_build)
 
 
-def _settings(args: argparse.Namespace):
+def build_config(args: argparse.Namespace):
     """The build's settings: ``--config`` YAML, overridden by the options given, with the inputs
     of a WORLD_DIR and the localizer implied by the options chosen."""
-    from videonet_datasets.train_data.settings import BuildSettings
+    from videonet_datasets.train_data.config import BuildConfig
 
     values = read_config_file(args.config) if args.config else {}
-    merge_settings(values, flag_values(args, BuildSettings))
+    merge_settings(values, flag_values(args, BuildConfig))
     src = Path(args.source) if args.source else None
     if src is not None and not src.is_dir():
         raise ValueError(f"{src}: not a directory (expected a VideoNet-mini world)")
@@ -132,7 +90,7 @@ def _settings(args: argparse.Namespace):
     )
     values.setdefault("balance", {})["seed"] = values.get("seed", 0)  # one seed for labels and balance
     values.update(manifest=manifest, taxonomy=actions, out=Path(args.out), ground_truth=gt)
-    return config_from_dict(BuildSettings, values, "videonet build-train")
+    return config_from_dict(BuildConfig, values, "videonet build-train")
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -141,7 +99,7 @@ def run_build(args: argparse.Namespace) -> int:
     from videonet_datasets.train_data.runner import build_train
 
     try:
-        settings = _settings(args)
+        settings = build_config(args)
         report = build_train(settings, download_only=args.download_only)
     except (AnnotationError, ManifestError, ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
