@@ -33,6 +33,8 @@ COMMAND_MODULES: list[str] = [
     "videonet_datasets.commands.report",
     "videonet_datasets.commands.publish",
     "videonet_datasets.commands.demo",
+    "videonet_datasets.commands.demo_model",  # steps of `videonet demo`, not listed in --help
+    "videonet_datasets.commands.demo_pretrain",
 ]
 
 

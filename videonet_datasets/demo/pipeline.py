@@ -66,7 +66,7 @@ class DemoConfig:
     train_args: tuple[str, ...] = ()  # extra `videonet build-train` flags
     finetune_args: tuple[str, ...] = ()  # extra recipe flags
     pretrain_steps: tuple[int, ...] | None = None  # override the generic pretraining's steps per stage
-    pretrain_args: tuple[str, ...] = ()  # extra `python -m videonet_datasets.demo.pretrain` flags
+    pretrain_args: tuple[str, ...] = ()  # extra `videonet demo-pretrain` flags
     fps: float = 16.0  # evaluation sampling, as the recipe config trains
     max_frames: int = 8
     python: str = field(default_factory=lambda: sys.executable)
@@ -323,8 +323,8 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
            after=lambda: _negative_agreement(designed, world / "hard_negatives.csv"))  # fmt: skip
 
     random_init, base = out / "models" / "random", out / "models" / "base"
-    pretrain_cmd = [settings.python, "-m", "videonet_datasets.demo.pretrain", "--model", str(random_init),
-                    "--out", str(base), "--world", str(world), "--seed", str(settings.seed), "--quiet"]  # fmt: skip
+    pretrain_cmd = r.cli("demo-pretrain", "--model", str(random_init), "--out", str(base), "--world", str(world),
+                         "--seed", str(settings.seed), "--quiet")  # fmt: skip
     if settings.pretrain_steps is not None:
         pretrain_cmd += ["--steps", ",".join(str(n) for n in settings.pretrain_steps)]
     pretrain_cmd += list(settings.pretrain_args)
@@ -332,8 +332,8 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
         "4-base-model", "build the tiny random Molmo2 (real transformers classes, local tokenizer), then pretrain "
         "it on generic motion questions (plain direction names such as 'move up and right', clips from other "
         "world seeds; never the domain's action names): the stand-in for the pretrained VLM the paper fine-tunes",
-        [[settings.python, "-m", "videonet_datasets.demo.model", "--out", str(random_init),
-          "--actions", str(world / "actions.csv"), "--seed", str(settings.seed)],
+        [r.cli("demo-model", "--out", str(random_init), "--actions", str(world / "actions.csv"),
+               "--seed", str(settings.seed)),
          pretrain_cmd],
         after=lambda: {"pretraining": json.loads((base / "pretraining.json").read_text())["history"]},
     )  # fmt: skip
