@@ -142,6 +142,15 @@ def test_no_private_name_imported_from_another_module(graph) -> None:
     assert private == []
 
 
+def test_the_tests_import_no_private_name_of_the_project(graph) -> None:
+    files, _, _ = graph
+    tests = {f"tests.{p.stem}": p for p in sorted((REPO / "tests").glob("*.py"))}
+    # The tests import each other by file name (pytest puts tests/ on the path).
+    renamed = {**files, **{name.removeprefix("tests."): path for name, path in tests.items()}}
+    _, private = import_graph(renamed)
+    assert [p for p in private if p[0] in {n.removeprefix("tests.") for n in tests}] == []
+
+
 def test_the_library_never_imports_the_task_suite(graph) -> None:
     _, edges, _ = graph
     wrong = sorted(

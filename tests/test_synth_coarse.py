@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 from test_synth import (
-    _loo_nearest_centroid,
-    _middle_mask,
-    _middle_pixels,
-    _motion_feature,
     check_distinct_motions_and_balanced_negatives,
+    loo_nearest_centroid,
+    middle_mask,
+    middle_pixels,
+    motion_feature,
     plans_per_action,
 )
 
@@ -67,9 +67,9 @@ def test_coarse_middle_frame_is_at_chance_while_motion_separates_actions(domain_
     )  # with 10, leave-one-out over 60 clips swings +-0.15 around chance
     labels = [p.action for p in plans]
     chance = 1.0 / len(domain.actions)
-    assert _loo_nearest_centroid([_motion_feature(p) for p in plans], labels) >= 0.9
-    assert _loo_nearest_centroid([_middle_pixels(p) for p in plans], labels) <= chance + 0.15
-    assert _loo_nearest_centroid([_middle_mask(p) for p in plans], labels) <= chance + 0.15
+    assert loo_nearest_centroid([motion_feature(p) for p in plans], labels) >= 0.9
+    assert loo_nearest_centroid([middle_pixels(p) for p in plans], labels) <= chance + 0.15
+    assert loo_nearest_centroid([middle_mask(p) for p in plans], labels) <= chance + 0.15
 
 
 def test_demo_preset_builds_the_coarse_world() -> None:

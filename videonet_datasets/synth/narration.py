@@ -29,6 +29,7 @@ __all__ = [
     "check_tools",
     "mix",
     "mux_audio",
+    "parse_wav",
     "place_lines",
     "speak",
 ]
@@ -51,7 +52,7 @@ def check_tools() -> None:
         )
 
 
-def _parse_wav(data: bytes, text: str) -> tuple[np.ndarray, int]:
+def parse_wav(data: bytes, text: str) -> tuple[np.ndarray, int]:
     """Parse espeak-ng's streamed WAV.  Its size fields are placeholders (0x7fff....)
     because it writes to a pipe, so the ``wave`` module cannot be used: take the format
     from the ``fmt`` chunk and everything after the ``data`` header as samples."""
@@ -83,7 +84,7 @@ def speak(text: str, voice: str = "en-us", speed: int = 160) -> tuple[np.ndarray
         raise NarrationError("espeak-ng not found on PATH (apt-get install espeak-ng)") from e
     if proc.returncode != 0:
         raise NarrationError(f"espeak-ng failed on {text!r}: {proc.stderr.decode(errors='replace').strip()}")
-    samples, rate = _parse_wav(proc.stdout, text)
+    samples, rate = parse_wav(proc.stdout, text)
     nz = np.nonzero(np.abs(samples.astype(np.int32)) > 64)[0]  # trim espeak's silent padding
     if len(nz):
         samples = samples[max(0, nz[0] - rate // 100) : nz[-1] + rate // 100]
