@@ -491,6 +491,14 @@ def results_table(path: str | Path) -> str:
     return "\n".join(lines)
 
 
+def probe_config(items: Sequence[str]) -> ProbeConfig:
+    """``--set KEY=VALUE`` items (JSON/YAML values, e.g. ``stages=[["still", 500]]``) over the defaults."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        overrides.update(parse_key_values(item, ProbeConfig, where="--set", sep=None))
+    return ProbeConfig(**overrides)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bench", help="benchmark directory built from the same world")
@@ -505,13 +513,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.bench:
         p.error("--bench is required to run an experiment")
-    overrides = {}
     try:
-        for item in args.set:
-            overrides.update(parse_key_values(item, ProbeConfig, where="--set", sep=None))
+        cfg = probe_config(args.set)
     except ConfigError as e:
         p.error(str(e))
-    cfg = ProbeConfig(**overrides)
     result = run_probe(cfg, args.bench, log=lambda m: print(m, flush=True))
     with open(args.out, "a") as f:
         f.write(json.dumps(result) + "\n")
