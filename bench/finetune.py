@@ -77,10 +77,10 @@ def ensure_720p_clips(work: Path) -> dict[str, Path]:
 
 
 def paper_processor():
-    from videonet_datasets.molmo2 import TinyMolmo2Spec
+    from videonet_datasets.molmo2 import TinyMolmo2Config
     from videonet_datasets.molmo2.tiny import make_tiny_processor
 
-    return make_tiny_processor(TinyMolmo2Spec(**PAPER_GEOMETRY))
+    return make_tiny_processor(TinyMolmo2Config(**PAPER_GEOMETRY))
 
 
 # ----------------------------------------------------------------------------- 1 + 2
@@ -235,11 +235,11 @@ def tiny_training(work: Path, mini: Path, steps: int) -> dict[str, Any]:
 _PROBE = r"""
 import json, resource, sys, time, torch
 torch.set_num_threads(1)
-from videonet_datasets.molmo2 import TinyMolmo2Spec, make_tiny_molmo2, encode_packed_clip, collate_packed, answer_loss
+from videonet_datasets.molmo2 import TinyMolmo2Config, make_tiny_molmo2, encode_packed_clip, collate_packed, answer_loss
 from videonet_datasets.video import Frames
 import numpy as np
 spec = json.loads(sys.argv[1]); ckpt = sys.argv[2] == "1"; n_frames = int(sys.argv[3])
-model, processor = make_tiny_molmo2(TinyMolmo2Spec(**spec), seed=0)
+model, processor = make_tiny_molmo2(TinyMolmo2Config(**spec), seed=0)
 model.train()
 if ckpt:
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

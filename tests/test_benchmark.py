@@ -167,7 +167,7 @@ def test_invalid_annotations_write_nothing(tmp_path: Path) -> None:
     with pytest.raises(AnnotationError, match=r"clips.csv:4"):
         build_benchmark(ann, out, progress=False)
     assert not out.exists()
-    assert main(["build-benchmark", str(ann), "--out", str(out)]) == 1
+    assert main(["build-benchmark", str(ann), "--out", str(out)]) == 2  # bad input: nothing done
     assert not out.exists()
 
 
@@ -245,7 +245,7 @@ def test_killed_build_resumes_without_redoing_clips(tmp_path: Path, monkeypatch:
 def test_corrupt_video_is_named_not_a_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ann = make_annotation_dir(tmp_path / "ann", domains=1, actions_per_domain=4)
     (ann / "videos" / "d0a0c0.mp4").write_bytes(os.urandom(2000))
-    assert main(["build-benchmark", str(ann), "--out", str(tmp_path / "v")]) == 1
+    assert main(["build-benchmark", str(ann), "--out", str(tmp_path / "v")]) == 2
     err = capsys.readouterr().err
     assert "clips.csv:2: video='videos/d0a0c0.mp4': cannot decode video" in err
     assert "Traceback" not in err

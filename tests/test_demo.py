@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videonet_datasets.demo.pipeline import MAIN_TASKS, MIDDLE_TASKS, DemoSettings, Headline, run_demo
+from videonet_datasets.demo.pipeline import MAIN_TASKS, MIDDLE_TASKS, DemoConfig, Headline, run_demo
 
 
 def _rows(acc: dict[str, float], random: float = 30.0, unparsed: float = 0.0) -> dict[str, dict[str, float]]:
@@ -113,7 +113,7 @@ def test_reduced_demo_runs_every_step(tmp_path: Path, capsys: pytest.CaptureFixt
     build-train (Whisper tiny.en), the base model (random + 6 pretraining steps), the recipe (10 steps),
     lmms-eval on both models, the report."""
     out = tmp_path / "demo"
-    settings = DemoSettings(out=out, preset="tiny", steps=10, eval_limit=6, synth_args=("--quiet", "--taxonomy", "coarse"),
+    settings = DemoConfig(out=out, preset="tiny", steps=10, eval_limit=6, synth_args=("--quiet", "--taxonomy", "coarse"),
                             pretrain_steps=(3, 3), pretrain_args=("--clips-per-action", "1", "--quiet"))  # fmt: skip
     head = run_demo(settings)
     state = json.loads((out / "demo_state.json").read_text())

@@ -26,7 +26,7 @@ def _yaml(tmp_path: Path, text: str) -> Path:
 
 def test_paper_config_is_the_paper() -> None:
     config = parse_config(["--config", str(RECIPES / "configs" / "molmo2_4b_videonet.yaml")])
-    # spec §5 / paper §4.2, App. G.2
+    # paper §4.2, App. G.2
     assert (config.fps, config.max_frames) == (4.0, 64)
     assert (config.vit_lr, config.connector_lr, config.llm_lr) == (5e-6, 5e-6, 1e-5)
     assert config.lr_scheduler_type == "cosine_with_min_lr" and config.min_lr_ratio == 0.1

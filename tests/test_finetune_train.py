@@ -58,6 +58,22 @@ def _run(world, out: Path, *extra: str):
     return trainer_module.train(parse_config(_flags(world, out, *extra)))
 
 
+def _crash_after_step_2(world, out: Path, flags, monkeypatch, error: type[BaseException]) -> None:
+    """Run until the checkpoint of step 2 is written, then die with ``error`` (like a killed job)."""
+    original = trainer_module.save_checkpoint
+
+    def crash(accelerator, config, step, *args):
+        path = original(accelerator, config, step, *args)
+        if step == 2:
+            raise error("killed after step 2")
+        return path
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", crash)
+    with pytest.raises(error):
+        _run(world, out, *flags)
+    monkeypatch.setattr(trainer_module, "save_checkpoint", original)
+
+
 def _weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in load_file(checkpoint / "model.safetensors").items()}
 
@@ -162,21 +178,7 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(world, tmp_path: P
     flags = ("--max_steps", "6", "--save_steps", "2", "--save_total_limit", "2", "--lora_dropout", "0.0")
     straight = _run(world, tmp_path / "straight", *flags)
 
-    original = trainer_module.save_checkpoint
-
-    class Crash(Exception):
-        pass
-
-    def crash_after_step_2(accelerator, config, step, *args):
-        path = original(accelerator, config, step, *args)
-        if step == 2:
-            raise Crash
-        return path
-
-    monkeypatch.setattr(trainer_module, "save_checkpoint", crash_after_step_2)
-    with pytest.raises(Crash):
-        _run(world, tmp_path / "resumed", *flags)
-    monkeypatch.setattr(trainer_module, "save_checkpoint", original)
+    _crash_after_step_2(world, tmp_path / "resumed", flags, monkeypatch, RuntimeError)
     assert [s for s, _ in list_checkpoints(tmp_path / "resumed")] == [2]
     resumed = _run(world, tmp_path / "resumed", *flags)
     assert resumed.start_step == 2 and resumed.steps == 6
@@ -348,18 +350,7 @@ def test_streamed_data_trains_and_resumes_exactly(world, tmp_path: Path, monkeyp
     monkeypatch.setattr(datasets.config, "SLEEP_TIME_ON_THREADS_SHUTDOWN", 0)  # a 5 s pause per pass
     flags = ("--streaming", "--shuffle_buffer", "4", "--max_steps", "5", "--save_steps", "2")
     straight = _run(world, tmp_path / "straight", *flags)  # 20 clips from 8 rows: 3 passes
-    original = trainer_module.save_checkpoint
-
-    def crash_after_step_2(accelerator, config, step, *args):
-        path = original(accelerator, config, step, *args)
-        if step == 2:
-            raise KeyboardInterrupt
-        return path
-
-    monkeypatch.setattr(trainer_module, "save_checkpoint", crash_after_step_2)
-    with pytest.raises(KeyboardInterrupt):
-        _run(world, tmp_path / "resumed", *flags)
-    monkeypatch.setattr(trainer_module, "save_checkpoint", original)
+    _crash_after_step_2(world, tmp_path / "resumed", flags, monkeypatch, KeyboardInterrupt)
     state = json.loads((tmp_path / "resumed" / "checkpoint-2" / "data_state_rank0.json").read_text())
     assert state["stream_positions"] == {"0": [0, 8]}  # worker 0: pass 0, all 8 rows read
     resumed = _run(world, tmp_path / "resumed", *flags)

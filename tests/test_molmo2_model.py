@@ -16,7 +16,7 @@ import torch
 
 from videonet_datasets.molmo2 import (
     MOLMO2_EXTRA_TOKENS,
-    TinyMolmo2Spec,
+    TinyMolmo2Config,
     answer_loss,
     build_tiny_molmo2,
     collate_examples,
@@ -84,7 +84,7 @@ def test_sizes_are_configurable(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="unknown size"):
         build_tiny_molmo2(tmp_path / "bad", hidden=3)
     with pytest.raises(ValueError, match="multiple of patch_size"):
-        TinyMolmo2Spec(image_size=50)
+        TinyMolmo2Config(image_size=50)
 
 
 def test_tokenizer_layout_matches_the_hub(loaded) -> None:

@@ -5,7 +5,6 @@ log, and that nothing invalid is ever written."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import threading
@@ -17,8 +16,8 @@ from typing import Any
 import pytest
 from conftest import make_video, write_csv
 
+from videonet_datasets import cli
 from videonet_datasets.annotations import NEGATIVES_FILE, load_annotations
-from videonet_datasets.commands import negatives as command
 from videonet_datasets.negatives import prompts
 from videonet_datasets.negatives.client import ChatClient, ChatError
 
@@ -182,10 +181,7 @@ def make_dir(root: Path, domains: dict[str, list[str]]) -> Path:
 
 
 def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="videonet")
-    command.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["mine-negatives", *argv])
-    return args.func(args)
+    return cli.main(["mine-negatives", *argv])
 
 
 def strip_params(body: dict[str, Any]) -> dict[str, Any]:

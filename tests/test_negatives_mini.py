@@ -4,14 +4,13 @@ twice, and feed the benchmark builder."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 from pathlib import Path
 
 import pytest
 
+from videonet_datasets import cli
 from videonet_datasets.annotations import NEGATIVES_FILE, load_annotations
-from videonet_datasets.commands import negatives as command
 from videonet_datasets.negatives.rules import BALANCE_RANGE, check_table, use_counts
 
 synth = pytest.importorskip("videonet_datasets.synth.generate")
@@ -19,10 +18,7 @@ from videonet_datasets.synth.config import preset  # noqa: E402
 
 
 def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="videonet")
-    command.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["mine-negatives", *argv])
-    return args.func(args)
+    return cli.main(["mine-negatives", *argv])
 
 
 def mini_world(root: Path, name: str = "tiny") -> Path:

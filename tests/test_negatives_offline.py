@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 from pathlib import Path
@@ -12,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import make_annotation_dir
 
+from videonet_datasets import cli
 from videonet_datasets.annotations import NEGATIVES_FILE, Action, load_annotations
-from videonet_datasets.commands import negatives as command
 from videonet_datasets.negatives.assign import AssignmentError, assign_negatives
 from videonet_datasets.negatives.offline import mine_offline, ngram_embedder, similarity_matrix
 from videonet_datasets.negatives.rules import check_table, histogram, use_counts
@@ -38,10 +37,7 @@ def big_domain(n: int = 50) -> list[Action]:
 
 
 def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="videonet")
-    command.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["mine-negatives", *argv])
-    return args.func(args)
+    return cli.main(["mine-negatives", *argv])
 
 
 def assert_valid(domain: str, actions: list[Action], table: dict, lo: int = 2, hi: int = 5) -> dict[int, int]:

@@ -1,8 +1,7 @@
-"""The prompt builder: byte-exact against the spec's templates (VIDEONET.md §3), and its structure."""
+"""The prompt builder: byte-exact against the paper's templates (App. C.1, Figure 19), and its structure."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,8 @@ from videonet_datasets.prompts import (
     option_letters,
 )
 
-# The templates exactly as printed in shared/spec/VIDEONET.md §3 (copied byte for byte).
+# The paper's templates (App. C.1; Figure 19 for the balanced and lenient texts), one line per
+# paragraph and straight quotes (checked word for word against the paper below).
 SPEC_MC = """Which of the following <DOMAIN> actions is shown in the video?
 A. <FIRST OPTION>
 B. <SECOND OPTION>
@@ -53,7 +53,7 @@ SPEC_LENIENT = (
 )
 DEFAULT_REASONING = "Please reason through your answer."
 
-SPEC_FILE = Path(__file__).resolve().parents[2] / "shared" / "spec" / "VIDEONET.md"
+PAPER = Path(__file__).resolve().parent / "data" / "paper_prompts.txt"  # App. C.1 + Figure 19, verbatim
 
 
 def _fill_binary(template: str, action: str, sub: str, domain: str, k: int = 0) -> str:
@@ -64,18 +64,25 @@ def _fill_binary(template: str, action: str, sub: str, domain: str, k: int = 0) 
     out = out.replace("<ACTION>", action).replace("<SUBDOMAIN>", sub).replace("<DOMAIN>", domain)
     if k:
         out = out.replace("<k>", str(k)).replace("<VIDEO EXAMPLES>", "\n".join(["<VIDEO>"] * k))
-        if k == 1:  # the spec's singular: "videos" -> "video"
+        if k == 1:  # the toolkit's singular (prompts.py): "videos" -> "video"
             out = out.replace("1 videos show", "1 video show")
     return out
 
 
-@pytest.mark.skipif(not SPEC_FILE.exists(), reason="the spec lives beside the repository, not in it")
-def test_templates_here_are_the_spec_verbatim() -> None:
-    spec = SPEC_FILE.read_text(encoding="utf-8")
-    blocks = re.findall(r"```\n(.*?)\n```", spec, flags=re.DOTALL)
-    assert SPEC_MC in blocks and SPEC_0SHOT in blocks and SPEC_KSHOT in blocks
-    flat = " ".join(spec.split())
-    assert SPEC_BALANCED in flat and SPEC_LENIENT in flat
+def _paper_words(start: str, end: str) -> str:
+    """The paper's words from the line after ``start`` to ``end``, quotes straightened."""
+    paper = PAPER.read_text(encoding="utf-8")
+    i = paper.index(start)
+    block = paper[paper.index("\n", i) : paper.index(end, i + len(start))]
+    return " ".join(block.replace("\u2018", "'").replace("\u2019", "'").split())
+
+
+def test_templates_here_are_the_papers_words() -> None:
+    assert " ".join(SPEC_MC.split()) == _paper_words("Multiple-choice Prompt", "\u2014")
+    assert " ".join(SPEC_0SHOT.split()) == _paper_words("0-shot Prompt", "\u2014")
+    assert " ".join(SPEC_KSHOT.replace("<k>", "3").split()) == _paper_words("3-shot Prompt", "\u2014")
+    assert " ".join(SPEC_BALANCED.split()) in _paper_words("Balanced 3-shot Prompt", "Lenient 3-shot")
+    assert " ".join(SPEC_LENIENT.split()) in _paper_words("Lenient 3-shot Prompt", "Figure 19")
 
 
 def test_mc_prompt_is_byte_exact() -> None:

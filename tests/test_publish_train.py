@@ -177,14 +177,14 @@ def test_real_build_train_output_publishes_and_loads(
     settings paths, its hidden work folder stays home, and the bundle loads offline."""
     from train_world import make_web_world
 
+    from videonet_datasets.train_data.config import BuildConfig
     from videonet_datasets.train_data.filters import FILTERS
     from videonet_datasets.train_data.runner import build_train
-    from videonet_datasets.train_data.settings import BuildSettings
 
     world = make_web_world(tmp_path / "world")
     src = tmp_path / "train"
     build_train(
-        BuildSettings(
+        BuildConfig(
             manifest=world / "web" / "manifest.csv",
             taxonomy=world / "actions.csv",
             out=src,

@@ -111,4 +111,4 @@ def test_cli_and_bad_release(
     (rel / "benchmarks" / "mcq_val.jsonl").write_text('{"question": [{"type": "text", "text": "hello"}]}\n')
     with pytest.raises(ReleaseFormatError, match=r"mcq_val.jsonl:1: not a VideoNet multiple-choice question"):
         import_release(rel)
-    assert main(["import-release", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 1
+    assert main(["import-release", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2  # usage

@@ -21,11 +21,13 @@ from videonet_datasets.synth import SynthConfig, SynthError, generate_world, pre
 from videonet_datasets.synth.config import parse_mix
 from videonet_datasets.synth.generate import DONE_FILE
 from videonet_datasets.synth.motion import evaluate, max_extent, motion_signature
-from videonet_datasets.synth.narration import NarrationError, _parse_wav, place_lines, speak
-from videonet_datasets.synth.plan import ClipPlan, _plan_one, clip_durations, plan_clips
+from videonet_datasets.synth.narration import NarrationError, parse_wav, place_lines, speak
+from videonet_datasets.synth.plan import ClipPlan, clip_durations, plan_clips, plan_one
 from videonet_datasets.synth.render import render_at
+from videonet_datasets.synth.taxonomies import select_domains
+from videonet_datasets.synth.taxonomy import DomainDef, choose_negatives, definition_for
 from videonet_datasets.synth.web import NEAR, allocate_kinds, plan_web_videos
-from videonet_datasets.synth.world import DOMAINS, DomainDef, choose_negatives, definition_for, select_domains
+from videonet_datasets.synth.world import DOMAINS
 from videonet_datasets.video import probe_video
 
 TINY = preset("tiny", web_videos=4)
@@ -264,7 +266,7 @@ def _clip_frames(plan: ClipPlan, n: int, actor: bool = True) -> np.ndarray:
     return np.stack(list(render_at(plan.spec, times, actor=actor))).astype(np.float32) / 255.0
 
 
-def _motion_feature(plan: ClipPlan, t: int = 32) -> np.ndarray:
+def motion_feature(plan: ClipPlan, t: int = 32) -> np.ndarray:
     """From pixels: the actor's track (foreground against the clean plate) and the signed
     turn of its pointer (the foreground pixel farthest from the centroid)."""
     frames, plate = _clip_frames(plan, t), _clip_frames(plan, t, actor=False)
@@ -282,13 +284,13 @@ def _motion_feature(plan: ClipPlan, t: int = 32) -> np.ndarray:
     return np.concatenate([cx - cx[t // 2], cy - cy[t // 2], [0.3 * turn]])
 
 
-def _middle_pixels(plan: ClipPlan, side: int = 16) -> np.ndarray:
+def middle_pixels(plan: ClipPlan, side: int = 16) -> np.ndarray:
     f = _clip_frames(plan, 1)[0]
     h, w, _ = f.shape
     return f.reshape(side, h // side, side, w // side, 3).mean((1, 3)).ravel()
 
 
-def _middle_mask(plan: ClipPlan, side: int = 16) -> np.ndarray:
+def middle_mask(plan: ClipPlan, side: int = 16) -> np.ndarray:
     """The best a single frame can do: where the actor is and how it is posed."""
     f, p = _clip_frames(plan, 1)[0], _clip_frames(plan, 1, actor=False)[0]
     m = (np.abs(f - p).max(-1) > 0.08).astype(np.float32)
@@ -296,7 +298,7 @@ def _middle_mask(plan: ClipPlan, side: int = 16) -> np.ndarray:
     return m.reshape(side, h // side, side, w // side).mean((1, 3)).ravel()
 
 
-def _loo_nearest_centroid(features: list[np.ndarray], labels: list[str]) -> float:
+def loo_nearest_centroid(features: list[np.ndarray], labels: list[str]) -> float:
     x, y = np.stack(features), np.asarray(labels)
     hits = 0
     for i in range(len(x)):
@@ -311,7 +313,7 @@ def plans_per_action(cfg: SynthConfig, domain: DomainDef, per_action: int) -> li
     """``per_action`` planned clips of every action of ``domain`` (shared with the coarse taxonomy's test)."""
     durations = clip_durations(domain, len(domain.actions) * per_action, cfg.seed, 1.0)
     return [
-        _plan_one(cfg, domain, action, k + 1, durations[i * per_action + k])
+        plan_one(cfg, domain, action, k + 1, durations[i * per_action + k])
         for i, action in enumerate(domain.actions)
         for k in range(per_action)
     ]
@@ -324,9 +326,9 @@ def test_middle_frame_is_at_chance_while_motion_separates_actions(domain_name: s
     plans = plans_per_action(cfg, domain, 10)
     labels = [p.action for p in plans]
     chance = 1.0 / len(domain.actions)
-    motion = _loo_nearest_centroid([_motion_feature(p) for p in plans], labels)
-    pixels = _loo_nearest_centroid([_middle_pixels(p) for p in plans], labels)
-    pose = _loo_nearest_centroid([_middle_mask(p) for p in plans], labels)
+    motion = loo_nearest_centroid([motion_feature(p) for p in plans], labels)
+    pixels = loo_nearest_centroid([middle_pixels(p) for p in plans], labels)
+    pose = loo_nearest_centroid([middle_mask(p) for p in plans], labels)
     assert motion >= 0.85, motion
     assert pixels <= chance + 0.15, pixels
     assert pose <= chance + 0.15, pose
@@ -396,7 +398,7 @@ def test_espeak_speech_is_parsed_and_bad_wav_is_reported() -> None:
     samples, rate = speak("double lutz", "en-us", 160)
     assert rate == 22050 and 0.3 < len(samples) / rate < 3.0 and np.abs(samples).max() > 1000
     with pytest.raises(NarrationError, match="no WAV data"):
-        _parse_wav(b"garbage", "x")
+        parse_wav(b"garbage", "x")
 
 
 # ---------------------------------------------------------------- config and CLI
@@ -440,7 +442,7 @@ def test_cli_generates_and_prints_a_summary(tmp_path: Path, capsys: pytest.Captu
         "1 domains, 4 actions" in text and "20 clips" in text and "1 narrated web videos (single 1)" in text
     )
     assert len(_read(out / "clips.csv")) == 20 and (out / DONE_FILE).exists()
-    assert cli.main(["synth", "--out", str(out), "--web-mix", "nonsense"]) == 1
+    assert cli.main(["synth", "--out", str(out), "--web-mix", "nonsense"]) == 2  # a usage error
 
 
 @pytest.mark.slow

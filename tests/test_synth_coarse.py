@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 from test_synth import (
-    _loo_nearest_centroid,
-    _middle_mask,
-    _middle_pixels,
-    _motion_feature,
     check_distinct_motions_and_balanced_negatives,
+    loo_nearest_centroid,
+    middle_mask,
+    middle_pixels,
+    motion_feature,
     plans_per_action,
 )
 
@@ -21,12 +21,9 @@ from videonet_datasets.synth import SynthConfig, preset
 from videonet_datasets.synth.coarse import COARSE_DOMAINS, DIRECTIONS
 from videonet_datasets.synth.motion import evaluate, max_extent
 from videonet_datasets.synth.plan import plan_clips
-from videonet_datasets.synth.world import (
-    DOMAINS,
-    definition_for,
-    select_domains,
-    taxonomy_domains,
-)
+from videonet_datasets.synth.taxonomies import select_domains, taxonomy_domains
+from videonet_datasets.synth.taxonomy import definition_for
+from videonet_datasets.synth.world import DOMAINS
 
 
 def test_coarse_taxonomy_has_the_paper_shape_and_nearest_directions_as_negatives() -> None:
@@ -70,9 +67,9 @@ def test_coarse_middle_frame_is_at_chance_while_motion_separates_actions(domain_
     )  # with 10, leave-one-out over 60 clips swings +-0.15 around chance
     labels = [p.action for p in plans]
     chance = 1.0 / len(domain.actions)
-    assert _loo_nearest_centroid([_motion_feature(p) for p in plans], labels) >= 0.9
-    assert _loo_nearest_centroid([_middle_pixels(p) for p in plans], labels) <= chance + 0.15
-    assert _loo_nearest_centroid([_middle_mask(p) for p in plans], labels) <= chance + 0.15
+    assert loo_nearest_centroid([motion_feature(p) for p in plans], labels) >= 0.9
+    assert loo_nearest_centroid([middle_pixels(p) for p in plans], labels) <= chance + 0.15
+    assert loo_nearest_centroid([middle_mask(p) for p in plans], labels) <= chance + 0.15
 
 
 def test_demo_preset_builds_the_coarse_world() -> None:

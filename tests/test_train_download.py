@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from train_world import write_actions
 
+from videonet_datasets.train_data.config import BuildConfig
 from videonet_datasets.train_data.download import DownloadConfig, download_videos
 from videonet_datasets.train_data.manifest import VideoRow, read_manifest, read_taxonomy
 from videonet_datasets.train_data.runner import build_train
-from videonet_datasets.train_data.settings import BuildSettings
 from videonet_datasets.video import probe_video, write_video
 
 
@@ -182,7 +182,7 @@ def test_url_manifest_through_build_train(site, tmp_path: Path) -> None:
         w.writerow(["gone", srv.url("gone.mp4"), "a kickflip", "Skateboarding"])
     rows = read_manifest(manifest, read_taxonomy(world / "actions.csv"))
     assert [r.url is not None and r.path is None for r in rows] == [True, True]
-    settings = BuildSettings(
+    settings = BuildConfig(
         manifest=manifest,
         taxonomy=world / "actions.csv",
         out=tmp_path / "out",

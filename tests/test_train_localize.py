@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from videonet_datasets.train_data.config import BuildConfig
 from videonet_datasets.train_data.localize import (
     LocalizeError,
     ProposalConfig,
@@ -26,7 +27,6 @@ from videonet_datasets.train_data.localize import (
     parse_windows,
 )
 from videonet_datasets.train_data.manifest import VideoRow
-from videonet_datasets.train_data.settings import BuildSettings
 from videonet_datasets.train_data.stages import PerceptionContext, observe_localize
 from videonet_datasets.video import write_video
 
@@ -188,7 +188,7 @@ def test_malformed_replies_fail_after_max_attempts_and_are_recorded(video: Path,
     )
     # in the pipeline the failure becomes a record, not a crash
     with FakeVLM([ok("nope")] * 2) as srv:
-        settings = BuildSettings(
+        settings = BuildConfig(
             manifest=tmp_path / "m.csv",
             taxonomy=tmp_path / "actions.csv",
             out=tmp_path / "out",

@@ -19,18 +19,18 @@ from train_world import make_web_world
 
 from videonet_datasets.cli import main
 from videonet_datasets.train_data.balance import BalanceConfig
+from videonet_datasets.train_data.config import BuildConfig
 from videonet_datasets.train_data.filters import FILTERS
 from videonet_datasets.train_data.manifest import ManifestError, read_manifest, read_taxonomy
 from videonet_datasets.train_data.runner import build_train
-from videonet_datasets.train_data.settings import BuildSettings
 from videonet_datasets.video import probe_video
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _settings(world: Path, out: Path, **kw) -> BuildSettings:
+def _settings(world: Path, out: Path, **kw) -> BuildConfig:
     kw = {"workers": 1, "shard_size": 2, "progress": False, "taxonomy": world / "actions.csv", **kw}
-    return BuildSettings(
+    return BuildConfig(
         manifest=world / "web" / "manifest.csv",
         out=out,
         ground_truth=world / "web" / "ground_truth.jsonl",
@@ -284,7 +284,7 @@ def test_manifest_and_taxonomy_errors_are_all_reported(world: Path, tmp_path: Pa
     (tiny / "m.csv").write_text("video_id,path,title,domain\nv,v.mp4,x,D\n")
     with pytest.raises(ValueError, match="at least 4"):
         build_train(
-            BuildSettings(
+            BuildConfig(
                 manifest=tiny / "m.csv", taxonomy=tiny / "actions.csv", out=tmp_path / "o", progress=False
             )
         )
@@ -312,7 +312,7 @@ def test_queries_command(world: Path, tmp_path: Path, capsys) -> None:
         == 0
     )
     assert [r["query"] for r in csv.DictReader(open(out))][0] == "Juggling tutorial cascade"
-    assert main(["queries", str(world), "--out", str(out), "--template", "{sport} {action}"]) == 1
+    assert main(["queries", str(world), "--out", str(out), "--template", "{sport} {action}"]) == 2  # usage
     assert "unknown field" in capsys.readouterr().err
 
 

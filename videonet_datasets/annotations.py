@@ -224,6 +224,13 @@ def read_csv_rows(
     return rows
 
 
+def _unknown_action(file: str, line: int, domain: str, name: str, names: Iterable[str]) -> Problem:
+    """The problem of a row naming an action its domain does not have (with a "did you mean")."""
+    return Problem(
+        file, line, f"not an action of {domain!r}" + did_you_mean(name, names), column="action", value=name
+    )
+
+
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """A " (did you mean 'X'?)" hint for a name that is close to a valid one, else ""."""
     close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.75)
@@ -335,15 +342,7 @@ def _read_negatives(
             continue
         names = [a.name for a in actions.values() if a.domain == domain]
         if (domain, name) not in actions:
-            problems.append(
-                Problem(
-                    NEGATIVES_FILE,
-                    line,
-                    f"not an action of {domain!r}" + did_you_mean(name, names),
-                    column="action",
-                    value=name,
-                )
-            )
+            problems.append(_unknown_action(NEGATIVES_FILE, line, domain, name, names))
             continue
         if (domain, name) in negatives:
             problems.append(
@@ -482,15 +481,7 @@ def _read_clips(root: Path, actions: dict[tuple[str, str], Action], problems: li
             bad = True
         elif (domain, name) not in actions:
             names = [a.name for a in actions.values() if a.domain == domain]
-            problems.append(
-                Problem(
-                    CLIPS_FILE,
-                    line,
-                    f"not an action of {domain!r}" + did_you_mean(name, names),
-                    column="action",
-                    value=name,
-                )
-            )
+            problems.append(_unknown_action(CLIPS_FILE, line, domain, name, names))
             bad = True
         start = _parse_seconds(row["start"], CLIPS_FILE, line, "start", problems)
         end = None

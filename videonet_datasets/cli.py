@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)``, which
 registers the subcommand and sets ``func`` (called with the parsed args, returning an
-exit code).  Modules are imported only to build the parser; heavy imports (torch,
+exit code or raising ``commands.base.UsageError`` (exit 2) / ``RunFailed`` (exit 1), which
+are printed here as ``error: ...``).  Modules are imported only to build the parser; heavy imports (torch,
 lmms-eval) belong inside the command functions so ``videonet --help`` stays instant.
 """
 
@@ -14,6 +15,7 @@ import logging
 import sys
 
 from videonet_datasets import __version__
+from videonet_datasets.commands.base import RunFailed, UsageError, take_unknown
 
 # Order = order in ``videonet --help``.
 COMMAND_MODULES: list[str] = [
@@ -23,13 +25,16 @@ COMMAND_MODULES: list[str] = [
     "videonet_datasets.commands.draft_actions",
     "videonet_datasets.commands.build_benchmark",
     "videonet_datasets.commands.import_release",
-    "videonet_datasets.commands.negatives",
-    "videonet_datasets.commands.train_data",
+    "videonet_datasets.commands.mine_negatives",
+    "videonet_datasets.commands.build_train",
+    "videonet_datasets.commands.queries",
     "videonet_datasets.commands.finetune",
     "videonet_datasets.commands.eval",
     "videonet_datasets.commands.report",
     "videonet_datasets.commands.publish",
     "videonet_datasets.commands.demo",
+    "videonet_datasets.commands.demo_model",  # steps of `videonet demo`, not listed in --help
+    "videonet_datasets.commands.demo_pretrain",
 ]
 
 
@@ -48,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    unknown = take_unknown(args, unknown)  # commands that forward options (eval, finetune train)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     # Our own modules log at INFO; third-party libraries only speak up at WARNING.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("videonet_datasets", "videonet_lmms_tasks"):
@@ -56,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, RunFailed) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
 
 
 if __name__ == "__main__":

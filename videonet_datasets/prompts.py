@@ -4,16 +4,16 @@ Evaluation (``videonet_lmms_tasks``), the weakly-labeled training QA pairs and t
 fine-tuning recipe all build their questions here, so a model is trained on exactly the
 words it is evaluated with.  Every function is pure and deterministic.
 
-The texts are byte-for-byte those of ``shared/spec/VIDEONET.md`` §3 (the paper's App. C.1
-prompts with straight ASCII quotes, the paper's typographic line wrapping removed).  Where
-the spec leaves a choice open the decision is documented next to the code:
+The texts are the paper's App. C.1 prompts word for word, with straight ASCII quotes and
+the paper's typographic line wrapping removed (``tests/test_prompts.py`` checks them against
+the paper's pages).  Where the paper leaves a choice open the decision is documented next
+to the code:
 
-* k = 1 says "The following 1 video show ..." - exactly the spec's rule ("videos"
-  becomes "video", nothing else changes), so results stay comparable with other
-  implementations of the spec even though the verb does not agree.  The paper publishes
-  only the 3-shot text (App. C.1).
+* k = 1 says "The following 1 video show ..." - only "videos" becomes "video", nothing
+  else changes, so results stay comparable with the paper's 3-shot text even though the
+  verb does not agree.  The paper publishes only the 3-shot text (App. C.1).
 * The paper's Figure 19 prints its 3-shot prompts as "videos show *examples of* <a> X"
-  with extra line breaks; the spec (and the App. C.1 prompt) has neither, and we follow it.
+  with extra line breaks; the App. C.1 prompt has neither, and we follow it.
 * The "video plus the action's definition" ablation (paper §5.2, App. D Table 11) has no
   published wording: :data:`DEFINITION_TEMPLATE` is our choice.
 * The "single middle frame" ablation keeps the video wording: the paper (App. D) only says
@@ -168,7 +168,7 @@ class Prompt:
     all see the same words:
 
     * :meth:`render` - one string with a placeholder token per video (e.g. "<video>"),
-      parts joined by newlines, exactly the layout printed in the spec;
+      parts joined by newlines, the layout of the paper's App. C.1;
     * :meth:`to_content` / :meth:`to_messages` - lmms-eval's interleaved chat content
       (``{"type": "text", ...}`` / ``{"type": "video", "url": ...}``), the only form in
       which k-shot examples keep their place between the sentences;
@@ -341,7 +341,7 @@ def binary_prompt(
         sentences += [f"Does the following video show {art_action} {action}?", closing]
         return Prompt((TextPart(" ".join(sentences)), VideoSlot()))
 
-    noun_verb = "video show" if k == 1 else "videos show"  # the spec's literal singular
+    noun_verb = "video show" if k == 1 else "videos show"  # only the noun becomes singular
     intro = f"The following {k} {noun_verb} {art_action} {action}, which is {art_sub} {sub} in {domain}."
     if def_sentence:
         intro = f"{intro} {def_sentence}"

@@ -18,7 +18,7 @@ and the plots ``fig5_kshot.png`` (accuracy vs k per model, like the paper's Figu
 ``fig18_positive_negative.png``, ``mc_by_category.png`` and ``binary_0shot_by_category.png``.
 
 Everything is read from the results JSON (the tasks store every breakdown as a metric
-key; see ``videonet_lmms_tasks/metrics.py``), so ``--log_samples`` is not needed.  When a
+key; see ``videonet_datasets/metric_keys.py``), so ``--log_samples`` is not needed.  When a
 model has several results files for a task, the newest one is used and the others are
 listed; runs made with ``--limit`` are marked partial.
 """
@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videonet_datasets.config import ConfigError, split_key_values
 from videonet_datasets.fsutil import atomic_write_bytes, atomic_write_text
+from videonet_datasets.metric_keys import category_key, domain_key, order_categories, parse_metric_key
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +60,6 @@ SHOTS = (0, 1, 2, 3)
 OVERALL = "Overall"
 
 
-def _metrics_module():
-    # The key format and category order belong to the tasks package; import lazily so the
-    # CLI stays fast.
-    from videonet_lmms_tasks import metrics
-
-    return metrics
-
-
 @dataclass
 class TaskResult:
     """One task's aggregated metrics for one model, as lmms-eval saved them."""
@@ -84,29 +78,24 @@ class TaskResult:
         return self.n is not None and self.n_total is not None and self.n < self.n_total
 
     def value(self, base: str, category: str | None = None, domain: str | None = None) -> float | None:
-        m = _metrics_module()
         if category is None:
             key = base
         elif domain is None:
-            key = m.category_key(base, category)
+            key = category_key(base, category)
         else:
-            key = m.domain_key(base, category, domain)
+            key = domain_key(base, category, domain)
         v = self.metrics.get(key)
         return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     def categories(self) -> list[str]:
-        m = _metrics_module()
         cats = [
-            c
-            for base, c, d in map(m.parse_metric_key, self.metrics)
-            if base == "accuracy" and c and d is None
+            c for base, c, d in map(parse_metric_key, self.metrics) if base == "accuracy" and c and d is None
         ]
-        return m.order_categories(cats)
+        return order_categories(cats)
 
     def domains(self) -> list[tuple[str, str]]:
-        m = _metrics_module()
         return sorted(
-            {(c, d) for base, c, d in map(m.parse_metric_key, self.metrics) if base == "accuracy" and c and d}
+            {(c, d) for base, c, d in map(parse_metric_key, self.metrics) if base == "accuracy" and c and d}
         )
 
 
@@ -116,11 +105,13 @@ class TaskResult:
 def _label_from_config(results: Mapping[str, Any]) -> str:
     cfg = results.get("config") or {}
     model = str(cfg.get("model") or results.get("model_name") or "model")
-    args = str(cfg.get("model_args") or "")
-    for part in args.split(","):
-        key, _, value = part.partition("=")
-        if key.strip() in ("pretrained", "model", "model_version", "model_name") and value.strip():
-            return f"{model}:{Path(value.strip().rstrip('/')).name}"
+    try:
+        args = split_key_values(str(cfg.get("model_args") or ""), where="model_args")
+    except ConfigError:  # another tool's free-form model_args: label by the model alone
+        args = []
+    for key, value in args:
+        if key in ("pretrained", "model", "model_version", "model_name") and value:
+            return f"{model}:{Path(value.rstrip('/')).name}"
     return model
 
 
@@ -281,7 +272,7 @@ class Report:
         for task in tasks:
             for r in self._with(task):
                 cats += r.categories()
-        return _metrics_module().order_categories(cats)
+        return order_categories(cats)
 
     def _random_row(self, task: str, cats: list[str]) -> list[Any] | None:
         rows = self._with(task)
@@ -454,7 +445,7 @@ class Report:
         for t, _ in present:
             for r in self._with(t):
                 doms |= set(r.domains())
-        order = _metrics_module().order_categories(c for c, _ in doms)
+        order = order_categories(c for c, _ in doms)
         headers = ["Category", "Domain"]
         columns = []
         for t, label in present:

@@ -1,4 +1,4 @@
-"""Scoring of one answer and the metric keys of the VideoNet tasks (pure Python, no lmms-eval).
+"""Scoring of one answer and the metric list of the VideoNet tasks (pure Python, no lmms-eval).
 
 lmms-eval keeps only the keys ``process_results`` returns that are declared in the task's
 ``metric_list``, and aggregates each key over the documents that returned it.  So every
@@ -20,17 +20,25 @@ aggregation (which also gets lmms-eval's standard error):
 
 The category and domain keys depend on the data, so the metric list is built when the
 task loads (:func:`metric_list`, from the categories and domains of the loaded config).
+The key format itself is :mod:`videonet_datasets.metric_keys` (re-exported here).
 Group aggregation is not used (lmms-eval's matches metric names by substring); the suite's
 tag runs the tasks side by side.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from videonet_datasets.metric_keys import (
+    CATEGORY_ORDER,
+    DOMAIN_SEP,
+    category_key,
+    domain_key,
+    order_categories,
+    parse_metric_key,
+)
 from videonet_datasets.parsing import ParseResult, parse_binary, parse_mc
 
 __all__ = [
@@ -47,52 +55,6 @@ __all__ = [
     "score_binary",
     "score_mc",
 ]
-
-#: The paper's categories in its table order (Tables 3, 4, 12); others follow alphabetically.
-CATEGORY_ORDER: tuple[str, ...] = (
-    "Beauty & Self Care",
-    "Crafts & Art",
-    "Dance",
-    "Food & Beverage",
-    "Hobbies",
-    "Medical",
-    "Sports",
-)
-DOMAIN_SEP = " > "
-_KEY_RE = re.compile(r"^(?P<base>[a-z_]+)\[(?P<inner>.+)\]$")
-
-
-def _clean(name: str) -> str:
-    # lmms-eval joins "metric,filter" and splits on the first comma.
-    return name.replace(",", ";").strip()
-
-
-def category_key(base: str, category: str) -> str:
-    """``accuracy[Sports]``."""
-    return f"{base}[{_clean(category)}]"
-
-
-def domain_key(base: str, category: str, domain: str) -> str:
-    """``accuracy[Sports > Figure Skating]``."""
-    return f"{base}[{_clean(category)}{DOMAIN_SEP}{_clean(domain)}]"
-
-
-def parse_metric_key(key: str) -> tuple[str, str | None, str | None]:
-    """``"accuracy[Sports > Tennis],none"`` -> ``("accuracy", "Sports", "Tennis")``."""
-    metric = key.split(",", 1)[0]
-    m = _KEY_RE.match(metric)
-    if not m:
-        return metric, None, None
-    category, sep, domain = m.group("inner").partition(DOMAIN_SEP)
-    return m.group("base"), category, (domain if sep else None)
-
-
-def order_categories(categories: Iterable[str]) -> list[str]:
-    """Paper order first, then any other category alphabetically."""
-    names = list(dict.fromkeys(categories))
-    known = [c for c in CATEGORY_ORDER if c in names]
-    return known + sorted(c for c in names if c not in CATEGORY_ORDER)
-
 
 # ----------------------------------------------------------------------------- aggregations
 

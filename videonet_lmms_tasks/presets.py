@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+from videonet_datasets.config import split_key_values
+
 __all__ = [
     "ENV_PRESET",
     "MODEL_PRESETS",
@@ -173,12 +175,7 @@ def parse_preset(text: str) -> Sampling:
         raise ValueError(
             f"{ENV_PRESET}={text!r}: unknown preset {name!r}; choose one of {', '.join(PRESETS)}"
         )
-    overrides = {}
-    for part in parts[1:]:
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise ValueError(f"{ENV_PRESET}={text!r}: expected key=value, got {part!r}")
-        overrides[key.strip()] = value.strip()
+    overrides = dict(split_key_values(",".join(parts[1:]), where=f"{ENV_PRESET}={text!r}", form="key=value"))
     return _with_overrides(PRESETS[name], overrides, f"{ENV_PRESET}={text!r}")
 
 

@@ -44,7 +44,7 @@ TRIM_LOG = ".trimmed.jsonl"  # staging only: one line per finished clip
 
 
 @dataclass
-class TrimSettings:
+class TrimConfig:
     """Encoding settings of the clip pool; part of each clip's identity for reuse."""
 
     crf: int = 20
@@ -92,7 +92,7 @@ class BuildSummary:
         return "\n".join(lines)
 
 
-def _clip_record(clip: Clip, settings: TrimSettings) -> dict[str, Any]:
+def _clip_record(clip: Clip, settings: TrimConfig) -> dict[str, Any]:
     # Content fingerprint, not path or mtime: deterministic across clones and machines,
     # and no local absolute path ends up in the published build_info.json.
     return {
@@ -133,7 +133,7 @@ def _read_records(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _trim_pool(
-    clips: list[Clip], staging: Path, previous: Path, settings: TrimSettings, workers: int, progress: bool
+    clips: list[Clip], staging: Path, previous: Path, settings: TrimConfig, workers: int, progress: bool
 ) -> tuple[int, int, list[str]]:
     """Fill ``staging/videos`` with every clip; returns (trimmed, reused, failures)."""
     videos = staging / "videos"
@@ -229,7 +229,7 @@ def build_benchmark(
     *,
     seed: int = 0,
     skip_invalid_clips: bool = False,
-    settings: TrimSettings | None = None,
+    settings: TrimConfig | None = None,
     workers: int | None = None,
     progress: bool = True,
     pretty_name: str = "VideoNet",
@@ -244,7 +244,7 @@ def build_benchmark(
     """
     annotations = Path(annotations)
     out = Path(out_dir)
-    settings = settings or TrimSettings()
+    settings = settings or TrimConfig()
     workers = workers or min(4, os.cpu_count() or 1)
     ann, skipped, warnings = _load_valid(annotations, skip_invalid_clips, workers, progress)
     warnings += stats.negative_usage_warnings(ann)

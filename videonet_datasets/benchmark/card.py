@@ -5,7 +5,6 @@ rendered from ``hub_cards/benchmark.md`` with the real statistics of the build."
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +12,7 @@ import datasets
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCardData
 
-from hub_cards import load_template
+from hub_cards import render_card as render_template
 from videonet_datasets import __version__
 from videonet_datasets.annotations import AnnotationSet
 from videonet_datasets.benchmark import stats
@@ -157,7 +156,9 @@ def render_card(inp: CardInputs) -> str:
     if notes:
         warn = "\n## Build notes\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
 
-    body = load_template("benchmark").substitute(
+    return render_template(
+        "benchmark",
+        card_metadata(inp).to_yaml(),
         pretty_name=inp.pretty_name,
         n_actions=len(ann.actions),
         n_domains=len(ann.domains),
@@ -177,8 +178,3 @@ def render_card(inp: CardInputs) -> str:
         warnings_section=warn,
         license=inp.license,
     )
-    return "---\n" + card_metadata(inp).to_yaml() + "\n---\n\n" + body
-
-
-def answer_letter_counts(rows: list[dict[str, Any]]) -> Counter[str]:
-    return Counter(r["answer"] for r in rows)

@@ -1,4 +1,4 @@
-"""VideoNet's question sets from a validated annotation set (paper §3.5, spec §3).
+"""VideoNet's question sets from a validated annotation set (paper §3.5 and App. C.1).
 
 Pure functions of the annotations and a seed: no I/O, so the rules can be tested
 exhaustively and the builder stays a thin orchestration layer.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from videonet_datasets.commands.base import RunFailed, UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from videonet_datasets.annotations import AnnotationError
-    from videonet_datasets.benchmark.build import TrimSettings, build_benchmark
+    from videonet_datasets.benchmark.build import TrimConfig, build_benchmark
 
     try:
         summary = build_benchmark(
@@ -42,20 +43,17 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             seed=args.seed,
             skip_invalid_clips=args.skip_invalid_clips,
-            settings=TrimSettings(crf=args.crf, short_side=args.short_side),
+            settings=TrimConfig(crf=args.crf, short_side=args.short_side),
             workers=args.workers,
             pretty_name=args.name,
             license=args.license,
         )
     except AnnotationError as e:
-        print(str(e), file=sys.stderr)
-        print(
-            "Nothing was written. Fix the annotations (see `videonet validate`) or pass --skip-invalid-clips.",
-            file=sys.stderr,
-        )
-        return 1
+        raise UsageError(
+            f"{e}\nNothing was written. Fix the annotations (see `videonet validate`) or pass "
+            "--skip-invalid-clips."
+        ) from None
     except RuntimeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise RunFailed(str(e)) from None
     print(summary.format())
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from videonet_datasets.commands.base import RunFailed, UsageError
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from videonet_datasets.demo.pipeline import FILTERS
@@ -40,27 +42,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from videonet_datasets.demo.pipeline import FILTERS, DemoSettings, run_demo
+    from videonet_datasets.demo.pipeline import FILTERS, DemoConfig, run_demo
 
     filters = tuple(f.strip() for f in args.filters.split(",") if f.strip())
     unknown = sorted(set(filters) - set(FILTERS))
     if unknown or not filters:
-        print(f"error: --filters: unknown {unknown}; choose from {', '.join(FILTERS)}")
-        return 2
+        raise UsageError(f"--filters: unknown {unknown}; choose from {', '.join(FILTERS)}")
     pretrain_steps = None
     if args.pretrain_steps:
         try:
             pretrain_steps = tuple(int(x) for x in args.pretrain_steps.split(","))
         except ValueError:
-            print(f"error: --pretrain-steps must be comma-separated integers, got {args.pretrain_steps!r}")
-            return 2
-    settings = DemoSettings(
+            raise UsageError(
+                f"--pretrain-steps must be comma-separated integers, got {args.pretrain_steps!r}"
+            ) from None
+    settings = DemoConfig(
         out=Path(args.out), preset=args.preset, seed=args.seed, filters=filters, steps=args.steps,
         eval_limit=args.eval_limit, pretrain_steps=pretrain_steps,
     )  # fmt: skip
     try:
         run_demo(settings)
     except RuntimeError as e:
-        print(f"error: {e}")
-        return 1
+        raise RunFailed(str(e)) from None
     return 0

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
+
+from videonet_datasets.commands.base import RunFailed, UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -68,24 +69,18 @@ def run(args: argparse.Namespace) -> int:
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     bad = [s for s in steps if s not in STEPS]
     if bad or not steps:
-        print(f"error: --steps: unknown {bad or 'empty'}; choose from {', '.join(STEPS)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--steps: unknown {bad or 'empty'}; choose from {', '.join(STEPS)}")
     if not root.is_dir() or not (root / "actions.csv").is_file():
-        print(f"error: {root}: no annotation directory with an actions.csv", file=sys.stderr)
-        return 2
+        raise UsageError(f"{root}: no annotation directory with an actions.csv")
     try:
         opened = open_studio(root.resolve(), args.store)
     except AnnotationError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{e}") from None
     with opened.store.read() as conn:
         domains = list(dict.fromkeys(a.domain for a in list_actions(conn)))
     unknown = [d for d in args.domain if d not in domains]
     if unknown:
-        print(
-            f"error: --domain: {unknown} not in actions.csv (domains: {', '.join(domains)})", file=sys.stderr
-        )
-        return 2
+        raise UsageError(f"--domain: {unknown} not in actions.csv (domains: {', '.join(domains)})")
     client = ChatClient(
         args.base_url,
         args.api_key or os.environ.get("OPENAI_API_KEY"),
@@ -113,6 +108,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"    ... and {len(r.notes) - 10} more notes")
     print(f"\nReview the suggestions in the studio: videonet studio {root}  (Actions page)")
     if failed:
-        print(f"error: {failed} domain(s) failed (what the others suggested is saved)", file=sys.stderr)
-        return 1
+        raise RunFailed(f"{failed} domain(s) failed (what the others suggested is saved)")
     return 0

@@ -24,21 +24,7 @@ import sys
 import traceback
 from typing import Any
 
-
-def _pass_unknown_through(parser: argparse.ArgumentParser) -> None:
-    """Collect every argument this parser does not know into ``args.lmms_args``.
-
-    argparse rejects unknown options of a subcommand; wrapping the subparser's
-    ``parse_known_args`` (which the parent calls) keeps them, in order, for lmms-eval.
-    """
-    original = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):
-        ns, extra = original(args, namespace)
-        ns.lmms_args = list(getattr(ns, "lmms_args", None) or []) + list(extra)
-        return ns, []
-
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+from videonet_datasets.commands.base import UsageError, pass_through
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -66,8 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print the task directory to give lmms-eval as --include_path, and exit",
     )
-    p.set_defaults(func=run, lmms_args=[])
-    _pass_unknown_through(p)
+    p.set_defaults(func=run)
+    pass_through(p, "lmms_args")  # every other option goes to lmms-eval, in order
 
 
 def _requested_tasks(lmms_args: list[str]) -> list[str]:
@@ -99,19 +85,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     lmms_args = list(args.lmms_args)
     if any(a == "--include_path" or a.startswith("--include_path=") for a in lmms_args):
-        print(
-            "error: videonet eval adds its own --include_path; to combine the VideoNet tasks with another "
+        raise UsageError(
+            "videonet eval adds its own --include_path; to combine the VideoNet tasks with another "
             'task directory run lmms-eval directly: lmms-eval --include_path "$(videonet eval '
-            '--print-include-path)" ... (lmms-eval takes one include path on the command line)',
-            file=sys.stderr,
+            '--print-include-path)" ... (lmms-eval takes one include path on the command line)'
         )
-        return 2
     if args.preset:
         try:
             parse_preset(args.preset)
         except ValueError as e:
-            print(f"error: --preset: {e}", file=sys.stderr)
-            return 2
+            raise UsageError(f"--preset: {e}") from None
     saved_env = {name: os.environ.get(name) for name in (ENV_DATA, ENV_PRESET)}
     try:
         if args.preset:
@@ -122,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 root, _ = resolve_root()
             except DataSourceError as e:
-                print(f"error: {e}", file=sys.stderr)
-                return 2
+                raise UsageError(str(e)) from None
             print(f"VideoNet data: {root}", file=sys.stderr)
         return _run_lmms_eval(lmms_args, str(TASKS_DIR))
     finally:  # leave the environment as it was (the command may run in-process, e.g. in tests)

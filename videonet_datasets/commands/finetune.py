@@ -12,20 +12,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-
-def _pass_unknown_through(parser: argparse.ArgumentParser) -> None:
-    """Every argument after ``train`` (including ``--help``) goes to the recipe's own parser."""
-    original = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):
-        ns, extra = original(args, namespace)
-        ns.args = list(getattr(ns, "args", None) or []) + list(extra)
-        return ns, []
-
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+from videonet_datasets.commands.base import RunFailed, UsageError, pass_through
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="train (all options of recipes/finetune_molmo2.py; see `videonet finetune train --help`)",
         add_help=False,
     )
-    train.set_defaults(func=run_train, args=[])
-    _pass_unknown_through(train)
+    train.set_defaults(func=run_train)
+    pass_through(train, "args")  # every option after `train` (--help too) goes to the recipe's parser
 
     export = actions.add_parser("export", help="checkpoint-{step} -> save_pretrained directory")
     export.add_argument("checkpoint", type=Path, help="a checkpoint-{step} folder")
@@ -77,8 +66,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         out = export_checkpoint(args.checkpoint, args.out, lora_merge=False if args.adapter else None)
     except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(str(e)) from None
     print(f"exported {args.checkpoint} -> {out}")
     return 0
 
@@ -94,16 +82,14 @@ def run_eval(args: argparse.Namespace) -> int:
         model_dir = export_checkpoint(model_dir, output / "model")
         print(f"exported {args.model} -> {model_dir}")
     elif not (model_dir / "config.json").is_file():
-        print(f"error: {model_dir} is neither a save_pretrained directory nor a checkpoint", file=sys.stderr)
-        return 2
+        raise UsageError(f"{model_dir} is neither a save_pretrained directory nor a checkpoint")
     try:
         result = run_lmms_eval(
             model_dir, data=args.data, tasks=args.tasks, output_path=output, model=args.lmms_model,
             model_args=args.model_args, limit=args.limit,
         )  # fmt: skip
     except EvalError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise RunFailed(str(e)) from None
     for key, value in sorted(result.scores.items()):
         print(f"{key}: {value:.4f}")
     print(f"results: {result.results_file}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
+
+from videonet_datasets.commands.base import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +38,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = import_release(args.release, categories=cats)
     except ReleaseFormatError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise UsageError(str(e)) from None
     out = write_annotations(result, args.release, args.out, link_videos=not args.copy_videos)
     print(result.summary())
     print(f"wrote {out}/actions.csv, hard_negatives.csv, clips.csv; next: videonet validate {out}")

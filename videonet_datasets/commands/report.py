@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from videonet_datasets.commands.base import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,12 +29,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         results, notes = load_results(args.results)
     except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(str(e)) from None
     ours = [r for r in results if r.task.startswith("videonet_")]
     if not ours:
-        print("error: no VideoNet task results in " + ", ".join(args.results), file=sys.stderr)
-        return 2
+        raise UsageError("no VideoNet task results in " + ", ".join(args.results))
     skipped = sorted({r.task for r in results} - {r.task for r in ours})
     if skipped:
         notes.append(f"ignored non-VideoNet tasks: {', '.join(skipped)}")

@@ -8,8 +8,9 @@ the store: stopping or killing the server loses nothing.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from videonet_datasets.commands.base import RunFailed, UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,25 +47,17 @@ def run(args: argparse.Namespace) -> int:
 
     root = args.annotations
     if not root.is_dir():
-        print(f"error: {root}: annotation directory not found", file=sys.stderr)
-        return 2
+        raise UsageError(f"{root}: annotation directory not found")
     if not (root / "actions.csv").is_file():
-        print(f"error: {root}: no actions.csv (the studio starts from a list of actions)", file=sys.stderr)
-        return 2
+        raise UsageError(f"{root}: no actions.csv (the studio starts from a list of actions)")
     if args.benchmark is not None and not (args.benchmark / "README.md").is_file():
-        print(
-            f"error: --benchmark {args.benchmark}: not a benchmark built by videonet build-benchmark",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError(f"--benchmark {args.benchmark}: not a benchmark built by videonet build-benchmark")
     try:
         opened = open_studio(root.resolve(), args.store)
     except AnnotationError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{e}") from None
     except StoreError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise RunFailed(f"{e}") from None
     try:
         server = StudioServer(
             root.resolve(),
@@ -75,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
             public_url=args.public_url,
         )
     except OSError as e:
-        print(f"error: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
-        return 1
+        raise RunFailed(f"cannot listen on {args.host}:{args.port}: {e}") from None
     print(
         f"VideoNet studio on {root}: {opened.actions} actions in {opened.domains} domains, {opened.clips} clips "
         f"(store {opened.store.path}, SQLite WAL)"

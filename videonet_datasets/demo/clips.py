@@ -1,8 +1,9 @@
 """True-labelled clips of VideoNet-mini, rendered in memory (no video files).
 
-The demo's research probe (:mod:`.probe`) asks "can a tiny Molmo2 learn this world's
-motion-defined actions at all, and how fast?" before the weak-label pipeline adds its own
-noise.  It needs many clips with *true* labels drawn from exactly the benchmark's
+The research probe (``research/probe.py``) asks "can a tiny Molmo2 learn this world's
+motion-defined actions at all, and how fast?", and the demo's generic pretraining
+(:mod:`.pretrain`) teaches it generic motion words, both before the weak-label pipeline adds
+its own noise.  It needs many clips with *true* labels drawn from exactly the benchmark's
 distribution, but not the benchmark's clips.  The synth planner gives that for free: a
 world seed other than the benchmark's plans new clips (new looks, speeds, windows,
 surrounding actions) of the same actions, and the renderer is a pure function of a plan,
@@ -21,13 +22,13 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from videonet_datasets.synth.config import SynthConfig
 from videonet_datasets.synth.plan import ClipPlan, plan_clips
 from videonet_datasets.synth.render import render_at, shot_poses
-from videonet_datasets.synth.world import DomainDef, select_domains
+from videonet_datasets.synth.taxonomies import select_domains
+from videonet_datasets.synth.taxonomy import DomainDef
 from videonet_datasets.video import Frames, sample_times
 
 __all__ = ["LabeledClip", "actor_positions", "render_plan", "render_training_clips", "world_domains"]
@@ -83,6 +84,12 @@ def render_plan(
     shown = np.floor((times + plan.start) * video_fps + 1e-6) / video_fps
     frames = np.stack(list(render_at(plan.spec, shown)))
     if size is not None and frames.shape[1:3] != (size, size):
+        try:
+            import cv2  # optional: the localize / bench extras install it; the demo renders at size
+        except ImportError as e:
+            raise ImportError(
+                f"resizing rendered frames to {size}x{size} needs OpenCV: pip install opencv-python-headless"
+            ) from e
         frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
     return Frames(
         frames=frames,

@@ -43,29 +43,3 @@ def build_demo_model(
         "embed_std": embed_std,
         "seed": seed,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m videonet_datasets.demo.model --out DIR --actions actions.csv [--seed N]``."""
-    import argparse
-    import csv
-    import json
-
-    p = argparse.ArgumentParser(description="Build the demo's tiny random Molmo2 (see the module docstring).")
-    p.add_argument("--out", required=True, help="directory for save_pretrained")
-    p.add_argument("--actions", help="actions.csv whose action names the tokenizer should encode compactly")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--embed-std", type=float, default=1.0, help="std of the re-drawn embedding tables")
-    args = p.parse_args(argv)
-    names: list[str] = []
-    if args.actions:
-        with open(args.actions, newline="") as f:
-            names = sorted({row["action"] for row in csv.DictReader(f)})
-    print(
-        json.dumps(build_demo_model(args.out, seed=args.seed, extra_corpus=names, embed_std=args.embed_std))
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -37,7 +37,7 @@ from typing import Any
 
 from videonet_datasets.fsutil import atomic_write_json, atomic_write_text
 
-__all__ = ["DemoSettings", "Headline", "headline", "run_demo", "recipe_path"]
+__all__ = ["DemoConfig", "Headline", "headline", "run_demo", "recipe_path"]
 
 MAIN_TASKS = ("videonet_mc", "videonet_binary_hard_0shot")
 MIDDLE_TASKS = ("videonet_mc_middle_frame", "videonet_binary_hard_0shot_middle_frame")
@@ -55,7 +55,7 @@ def recipe_config() -> Path:
 
 
 @dataclass
-class DemoSettings:
+class DemoConfig:
     out: Path
     preset: str = "demo"
     seed: int = 0
@@ -66,7 +66,7 @@ class DemoSettings:
     train_args: tuple[str, ...] = ()  # extra `videonet build-train` flags
     finetune_args: tuple[str, ...] = ()  # extra recipe flags
     pretrain_steps: tuple[int, ...] | None = None  # override the generic pretraining's steps per stage
-    pretrain_args: tuple[str, ...] = ()  # extra `python -m videonet_datasets.demo.pretrain` flags
+    pretrain_args: tuple[str, ...] = ()  # extra `videonet demo-pretrain` flags
     fps: float = 16.0  # evaluation sampling, as the recipe config trains
     max_frames: int = 8
     python: str = field(default_factory=lambda: sys.executable)
@@ -170,7 +170,7 @@ def headline(results_dirs: dict[str, Path]) -> Headline:
 class _Runner:
     """Runs the steps with a narrative, logs, timing and a resumable state file."""
 
-    def __init__(self, settings: DemoSettings, echo: Callable[[str], None]):
+    def __init__(self, settings: DemoConfig, echo: Callable[[str], None]):
         self.s = settings
         self.echo = echo
         self.out = settings.out
@@ -301,7 +301,7 @@ def _negative_agreement(designed: Path, mined: Path) -> dict[str, Any]:
     return {"mined_pairs": len(b), "also_in_world_table": len(a & b)}
 
 
-def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> Headline:
+def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headline:
     """Run (or resume) the demo; returns the headline numbers."""
     t_start = time.perf_counter()
     r = _Runner(settings, echo)
@@ -323,8 +323,8 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> Hea
            after=lambda: _negative_agreement(designed, world / "hard_negatives.csv"))  # fmt: skip
 
     random_init, base = out / "models" / "random", out / "models" / "base"
-    pretrain_cmd = [settings.python, "-m", "videonet_datasets.demo.pretrain", "--model", str(random_init),
-                    "--out", str(base), "--world", str(world), "--seed", str(settings.seed), "--quiet"]  # fmt: skip
+    pretrain_cmd = r.cli("demo-pretrain", "--model", str(random_init), "--out", str(base), "--world", str(world),
+                         "--seed", str(settings.seed), "--quiet")  # fmt: skip
     if settings.pretrain_steps is not None:
         pretrain_cmd += ["--steps", ",".join(str(n) for n in settings.pretrain_steps)]
     pretrain_cmd += list(settings.pretrain_args)
@@ -332,8 +332,8 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> Hea
         "4-base-model", "build the tiny random Molmo2 (real transformers classes, local tokenizer), then pretrain "
         "it on generic motion questions (plain direction names such as 'move up and right', clips from other "
         "world seeds; never the domain's action names): the stand-in for the pretrained VLM the paper fine-tunes",
-        [[settings.python, "-m", "videonet_datasets.demo.model", "--out", str(random_init),
-          "--actions", str(world / "actions.csv"), "--seed", str(settings.seed)],
+        [r.cli("demo-model", "--out", str(random_init), "--actions", str(world / "actions.csv"),
+               "--seed", str(settings.seed)),
          pretrain_cmd],
         after=lambda: {"pretraining": json.loads((base / "pretraining.json").read_text())["history"]},
     )  # fmt: skip

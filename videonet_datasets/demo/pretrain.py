@@ -28,12 +28,11 @@ held-out accuracy of each stage.  Checkpoints every ``save_steps`` make an inter
 resume where it stopped with the same batches (clips and orders are functions of the seed
 and the epoch).
 
-``python -m videonet_datasets.demo.pretrain --model DIR --out DIR [--preset demo] [--steps N,M]``
+``videonet demo-pretrain --model DIR --out DIR [--preset demo] [--steps N,M]`` (a step of ``videonet demo``)
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -50,10 +49,12 @@ import numpy as np
 import torch
 
 from videonet_datasets.annotations import Action
+from videonet_datasets.config import config_from_dict
 from videonet_datasets.demo.clips import LabeledClip, render_training_clips, world_domains
+from videonet_datasets.finetune.data import question_text
 from videonet_datasets.fsutil import atomic_write_json, stable_rng
 from videonet_datasets.molmo2 import answer_loss, collate_packed, encode_packed_clip, param_groups
-from videonet_datasets.synth.config import SynthConfig, preset
+from videonet_datasets.synth.config import SynthConfig
 from videonet_datasets.train_data.qa import make_qa
 
 __all__ = [
@@ -122,7 +123,8 @@ def generic_qas(clip: LabeledClip, config: SynthConfig, seed: int) -> list[tuple
     actions = [Action("General", GENERIC_DOMAIN, n, "movement", "") for n in names.values()]
     action = next(a for a in actions if a.name == names[key])
     return [
-        (_text(qa["prompt"]), qa["answer"]) for qa in make_qa(action, actions, clip_uid=clip.uid, seed=seed)
+        (question_text(qa["prompt"]), qa["answer"])
+        for qa in make_qa(action, actions, clip_uid=clip.uid, seed=seed)
     ]
 
 
@@ -133,11 +135,6 @@ def pretrain_qas(stage: str, clip: LabeledClip, config: SynthConfig, seed: int) 
     if stage == "generic":
         return generic_qas(clip, config, seed)
     raise ValueError(f"unknown pretraining stage {stage!r}; stages: {STAGES}")
-
-
-def _text(prompt: str) -> str:
-    """A training prompt without its ``<video>`` placeholder (Molmo2 puts the video first)."""
-    return prompt.replace("\n<video>", "").replace("<video>", "").strip()
 
 
 @dataclass
@@ -343,50 +340,4 @@ def world_config(world_dir: str | Path) -> SynthConfig:
         ) from None
     except (KeyError, TypeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: no readable 'config' object ({e})") from None
-    fields = {f.name for f in dataclasses.fields(SynthConfig)}
-    unknown = sorted(set(raw) - fields)
-    if unknown:
-        raise ValueError(f"{path}: config has fields this version does not know: {unknown}")
-    raw["size"] = tuple(raw["size"])
-    if raw.get("domains") is not None:
-        raw["domains"] = tuple(raw["domains"])
-    return SynthConfig(**raw)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        description="Generic pretraining of a tiny Molmo2 (see the module docstring)."
-    )
-    p.add_argument("--model", required=True, help="the model directory to start from (e.g. the random base)")
-    p.add_argument("--out", required=True, help="where to save_pretrained the result")
-    p.add_argument("--world", help="a `videonet synth` output directory: its world.json says which world")
-    p.add_argument("--preset", default="demo", help="without --world: the synth preset of the world")
-    p.add_argument("--domains", help="without --world: comma-separated subset of the preset's domains")
-    p.add_argument("--steps", help="steps per stage, e.g. 3000,4000 (generic_classify, generic)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--clips-per-action", type=int, help="clips per action and world seed per epoch")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
-    cfg = PretrainConfig(seed=args.seed)
-    if args.steps:
-        try:
-            counts = [int(x) for x in args.steps.split(",")]
-        except ValueError:
-            p.error(f"--steps must be comma-separated integers, got {args.steps!r}")
-        if len(counts) != len(cfg.stages):
-            p.error(f"--steps needs {len(cfg.stages)} numbers ({', '.join(s for s, _ in cfg.stages)})")
-        cfg = dataclasses.replace(cfg, stages=tuple((s, n) for (s, _), n in zip(cfg.stages, counts)))
-    if args.clips_per_action:
-        cfg = dataclasses.replace(cfg, clips_per_action=args.clips_per_action)
-    if args.world:
-        world = world_config(args.world)
-    else:
-        domains = tuple(d.strip() for d in args.domains.split(",")) if args.domains else None
-        world = preset(args.preset, domains=domains)
-    record = pretrain(args.model, args.out, world, cfg, progress=not args.quiet)
-    print(json.dumps({"out": args.out, "history": record["history"], "seconds": record["seconds_this_run"]}))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return config_from_dict(SynthConfig, raw, str(path))

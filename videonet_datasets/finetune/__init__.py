@@ -11,7 +11,8 @@ One module per job:
 * :mod:`.checkpoint` - ``checkpoint-{step}`` folders: atomic, rotated, resumable;
 * :mod:`.export` - ``save_pretrained`` of the result (merged or adapter), checkpoint export;
 * :mod:`.evaluate` - the lmms-eval hook (``videonet_mc_val`` by default);
-* :mod:`.trainer` - the accelerate training loop.
+* :mod:`.trainer` - the run set-up, data and model loading, and the accelerate training loop
+  (``Trainer``: a step function and step-end hooks).
 
 Needs the ``train`` extra (torch, transformers, accelerate, peft, tensorboard).
 """
@@ -43,8 +44,8 @@ def train(config: FinetuneConfig):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse settings (``--config FILE.yaml`` + flags) and train; the body of both
-    ``recipes/finetune_molmo2.py`` and ``videonet finetune train``.  Bad settings or data
+    """Parse settings (``--config FILE.yaml`` + flags) and train: ``videonet finetune train``, the
+    same steps as ``recipes/finetune_molmo2.py`` (which spells them out).  Bad settings or data
     end with one ``error:`` line and exit code 2, not a traceback."""
     import sys
 

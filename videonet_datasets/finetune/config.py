@@ -3,11 +3,11 @@
 Same conventions as TRL's and transformers' example scripts: the fields of
 :class:`FinetuneConfig` are the command-line flags (``--llm_lr 2e-5``, ``--no_packing``), and
 ``--config FILE.yaml`` supplies defaults that any flag overrides.  Unlike
-``HfArgumentParser.set_defaults`` on raw YAML, every YAML value is checked and converted
-here: PyYAML reads ``5e-6`` (no dot) as a *string*, and an unknown key (a typo such as
-``lm_lr``) must fail with the file and the key, not be ignored.
+``HfArgumentParser.set_defaults`` on raw YAML, every YAML value is checked and converted by the
+project's one config loader (:mod:`videonet_datasets.config`): PyYAML reads ``5e-6`` (no dot) as a
+*string*, and an unknown key (a typo such as ``lm_lr``) must fail with the file and the key.
 
-The defaults are the paper's recipe (spec §5, paper §4.2 / App. G.2) with allenai's SFT
+The defaults are the paper's recipe (paper §4.2 and App. G.2) with allenai's SFT
 optimizer settings (AdamW betas (0.9, 0.95), eps 1e-6, no weight decay, clip 1.0, 200 warmup
 steps, z-loss 1e-4); ``recipes/configs/`` holds the paper config and a tiny CPU config.
 """
@@ -15,14 +15,13 @@ steps, z-loss 1e-4); ``recipes/configs/`` holds the paper config and a tiny CPU 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from videonet_datasets import config as _config
+from videonet_datasets.config import ConfigError, config_to_dict, dump_config, parse_key_values
+from videonet_datasets.config import setting as _f
 
 __all__ = [
     "COMPONENT_NAMES",
@@ -38,16 +37,6 @@ COMPONENT_NAMES = ("vit", "connector", "llm")
 REPORT_TO = ("tensorboard", "wandb", "none", "all")
 
 
-class ConfigError(ValueError):
-    """A setting is wrong; the message names the file/flag and the setting."""
-
-
-def _f(default: Any, help: str, **kw: Any) -> Any:
-    if isinstance(default, list):
-        return field(default_factory=lambda d=default: list(d), metadata={"help": help, **kw})
-    return field(default=default, metadata={"help": help, **kw})
-
-
 @dataclass
 class FinetuneConfig:
     """Every setting of ``recipes/finetune_molmo2.py`` (defaults = the paper's Molmo2-4B run)."""
@@ -60,7 +49,7 @@ class FinetuneConfig:
         "Build a tiny random Molmo2 at model_name_or_path if nothing is there yet (tests, CPU demo).",
     )
     tiny_model_spec: str = _f(
-        "", "TinyMolmo2Spec overrides for build_tiny_model, e.g. 'image_size=56,text_layers=2'."
+        "", "TinyMolmo2Config overrides for build_tiny_model, e.g. 'image_size=56,text_layers=2'."
     )
     tiny_model_seed: int = _f(0, "Seed of the tiny model's initialisation.")
     tiny_embed_std: float | None = _f(
@@ -259,90 +248,18 @@ class FinetuneConfig:
         return self
 
     def tiny_sizes(self) -> dict[str, Any]:
-        """``tiny_model_spec`` parsed into TinyMolmo2Spec keyword arguments."""
-        from videonet_datasets.molmo2 import TinyMolmo2Spec
+        """``tiny_model_spec`` parsed into TinyMolmo2Config keyword arguments."""
+        from videonet_datasets.molmo2 import TinyMolmo2Config
 
-        fields = {f.name: f for f in dataclasses.fields(TinyMolmo2Spec)}
-        out: dict[str, Any] = {}
-        for item in filter(None, (s.strip() for s in self.tiny_model_spec.split(","))):
-            key, sep, value = item.partition("=")
-            key = key.strip()
-            if not sep or key not in fields:
-                raise ConfigError(
-                    f"tiny_model_spec: {item!r} is not key=value with a TinyMolmo2Spec field ({sorted(fields)})"
-                )
-            default = fields[key].default
-            try:
-                out[key] = type(default)(float(value)) if isinstance(default, int) else type(default)(value)
-            except (TypeError, ValueError) as e:
-                raise ConfigError(f"tiny_model_spec: {key}={value!r}: {e}") from e
-        return out
+        return parse_key_values(self.tiny_model_spec, TinyMolmo2Config, where="tiny_model_spec")
 
 
 # ---------------------------------------------------------------------------- YAML + CLI
 
 
-def _field_types() -> dict[str, Any]:
-    hints = typing.get_type_hints(FinetuneConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(FinetuneConfig)}
-
-
-def _coerce(name: str, value: Any, hint: Any, where: str) -> Any:
-    """``value`` (from YAML) as the field's type, or ConfigError naming ``where`` and ``name``."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        hint = next(a for a in args if a is not type(None))
-        origin, args = typing.get_origin(hint), typing.get_args(hint)
-    try:
-        if origin is Literal:
-            if value not in args:
-                raise ValueError(f"must be one of {list(args)}")
-            return value
-        if origin is list:
-            items = value if isinstance(value, list) else [s for s in str(value).split(",") if s.strip()]
-            return [_coerce(name, v, args[0], where) for v in items]
-        if hint is bool:
-            if isinstance(value, bool):
-                return value
-            raise ValueError("must be true or false")
-        if hint is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError("must be an integer")
-            return int(value)
-        if hint is float:
-            if isinstance(value, bool):
-                raise ValueError("must be a number")
-            return float(value)  # also "5e-6", which YAML 1.1 leaves as a string
-        if hint is str:
-            if isinstance(value, (dict, list)):
-                raise ValueError("must be a string")
-            return str(value)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{where}: {name}: {value!r} {e}") from e
-    raise ConfigError(f"{where}: {name}: unsupported setting type {hint}")
-
-
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """The settings of a YAML file, checked against :class:`FinetuneConfig` and typed."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from e
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
-    hints = _field_types()
-    unknown = sorted(set(data) - set(hints))
-    if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {unknown}; see `--help` for the valid ones")
-    return {k: _coerce(k, v, hints[k], str(path)) for k, v in data.items()}
+    return _config.load_config_file(FinetuneConfig, path)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -369,14 +286,3 @@ def parse_config(argv: list[str] | None = None) -> FinetuneConfig:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     values = {k: v for k, v in vars(namespace).items() if k != "config"}
     return FinetuneConfig(**values).validate()
-
-
-def config_to_dict(config: FinetuneConfig) -> dict[str, Any]:
-    return dataclasses.asdict(config)
-
-
-def dump_config(config: FinetuneConfig, path: str | Path) -> Path:
-    """Write the settings as YAML that :func:`parse_config` reads back to the same config."""
-    from videonet_datasets.fsutil import atomic_write_text
-
-    return atomic_write_text(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))

@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,17 @@ from .schedule import make_optimizer, make_scheduler
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainResult", "train"]
+__all__ = [
+    "Run",
+    "StepHook",
+    "StepOutput",
+    "TrainResult",
+    "Trainer",
+    "load_model",
+    "load_train_data",
+    "start_run",
+    "train",
+]
 
 FINAL_DIR = "final"
 HISTORY_FILE = "history.jsonl"
@@ -136,8 +147,24 @@ def _unwrapped_is_sharded(accelerator) -> bool:
     return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
 
 
-def train(config: FinetuneConfig) -> TrainResult:
-    """Run (or resume) the fine-tuning described by ``config``; every process calls this."""
+@dataclass
+class Run:
+    """What every step of a run shares: the accelerator, its processes and where things go."""
+
+    accelerator: Any
+    world: int  # processes
+    accumulation: int  # micro-batches per optimizer step on each process
+    out: Path
+    resume: Path | None  # the checkpoint this run continues from
+    t_start: float = field(default_factory=time.perf_counter)
+
+    @property
+    def is_main(self) -> bool:
+        return bool(self.accelerator.is_main_process)
+
+
+def start_run(config: FinetuneConfig) -> Run:
+    """accelerate for this launch, the output directory and the checkpoint to resume from."""
     t_start = time.perf_counter()
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
@@ -145,195 +172,308 @@ def train(config: FinetuneConfig) -> TrainResult:
     accelerator = _make_accelerator(config, world)
     if accelerator.num_processes != world:
         raise RuntimeError(f"WORLD_SIZE={world} but accelerate runs {accelerator.num_processes} processes")
-    accumulation = config.gradient_accumulation_steps(world)
     out = Path(config.output_dir)
-    is_main = accelerator.is_main_process
-    if is_main:
+    if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-    resume = resolve_resume(config, is_main)
+    resume = resolve_resume(config, accelerator.is_main_process)
     accelerator.wait_for_everyone()
+    return Run(accelerator, world, config.gradient_accumulation_steps(world), out, resume, t_start)
 
-    # ---------------------------------------------------------------- data, model
-    with accelerator.main_process_first():  # the datasets cache is written once
-        source = open_source(
+
+def load_train_data(config: FinetuneConfig, run: Run) -> DataSource:
+    """The training clips and their QA pairs (the main process first: it writes the datasets cache)."""
+    with run.accelerator.main_process_first():
+        return open_source(
             config.dataset, config.dataset_config, config.dataset_split, fmt=config.dataset_format,
             streaming=config.streaming, max_clips=config.max_train_clips,
             skip_missing_videos=config.skip_missing_videos,
         )  # fmt: skip
-        if config.build_tiny_model and is_main:
+
+
+def load_model(config: FinetuneConfig, run: Run, source: DataSource) -> tuple[torch.nn.Module, Any]:
+    """The base model and processor, frozen / LoRA-wrapped as configured (a tiny random Molmo2 is
+    built first when asked for, with the data's questions in its tokenizer)."""
+    with run.accelerator.main_process_first():  # the others load what the main process built
+        if config.build_tiny_model and run.is_main:
             build_tiny_if_missing(config, _corpus(source))
     model, processor = load_model_and_processor(config)
-    model = prepare_model(model, config)
-    if is_main:
-        dump_config(config, out / "finetune_config.yaml")
-        _log_setup(config, source, model, world, accumulation)
-    optimizer = make_optimizer(model, config)
-    scheduler = make_scheduler(optimizer, config)
-    _deepspeed_micro_batch(accelerator, config)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    accelerator.register_for_checkpointing(scheduler)
-    if accelerator.gradient_accumulation_steps != accumulation:  # e.g. a DeepSpeed config that fixes it
-        raise ValueError(
-            f"the launch configuration sets gradient accumulation to {accelerator.gradient_accumulation_steps}, "
-            f"the recipe needs {accumulation} (global_batch_size / (per_device_batch_size x processes)); "
-            "leave gradient_accumulation_steps unset/auto in the accelerate config"
-        )
+    return prepare_model(model, config), processor
 
-    start_step, state, data_state = 0, {}, {}
-    if resume is not None:
-        state, data_state = load_checkpoint(accelerator, resume)
-        start_step = int(state["step"])
-        _check_resumable(state, config, world, source)
-        if is_main:
-            log.info("resumed from %s at step %d", resume, start_step)
-    stream_positions = {int(w): tuple(p) for w, p in data_state.get("stream_positions", {}).items()}
 
-    dtype = next(p.dtype for p in accelerator.unwrap_model(model).parameters())
-    encoder = ClipEncoder(processor, source.resolver, fps=config.fps, max_frames=config.max_frames,
-                          packing=config.packing, decode_threads=config.decode_threads)  # fmt: skip
-    collator = Collator(processor.tokenizer.pad_token_id, packing=config.packing,
-                        attn_implementation=config.attn_implementation, dtype=dtype)  # fmt: skip
-    loader = make_train_loader(
-        source, encoder, collator, seed=config.seed, global_batch=config.global_batch_size,
-        per_device=config.per_device_batch_size, rank=accelerator.process_index, world=world,
-        start_step=start_step, num_workers=config.dataloader_num_workers, shuffle_buffer=config.shuffle_buffer,
-        stream_positions=stream_positions, pin_memory=accelerator.device.type == "cuda",
-    )  # fmt: skip
+@dataclass
+class StepOutput:
+    """What one optimizer step did, for the step-end hooks."""
 
-    run_name = config.run_name or out.resolve().name
-    if _trackers(config):
-        accelerator.init_trackers(run_name, config=_tracker_config(config, {"world_size": world,
-                                                                             "grad_accumulation": accumulation}))  # fmt: skip
-    history: list[dict[str, float]] = []
-    skipped_total = int(state.get("skipped_clips", 0))
-    skipped_log = out / f"skipped_clips.rank{accelerator.process_index}.jsonl"
-    clips_seen = int(state.get("clips_seen", 0))
-    eval_scores: dict[str, float] = {}
-    window = _Window()
-    sharded = _unwrapped_is_sharded(accelerator)
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    step: int  # optimizer steps done, this one included
+    lrs: dict[str, float]  # each parameter group's learning rate used in this step
+    grad_norm: torch.Tensor | float | None  # before clipping
+    component_norms: dict[str, float]  # per component, on logging steps
+    log_now: bool  # a logging step
 
-    progress = None
-    if is_main and config.progress_bar and start_step < config.max_steps:
-        from tqdm.auto import tqdm
 
-        progress = tqdm(
-            total=config.max_steps, initial=start_step, desc="fine-tuning", unit="step", dynamic_ncols=True
-        )
+#: A step-end hook: called after every optimizer step with the trainer and what the step did.
+StepHook = Callable[["Trainer", StepOutput], None]
 
-    def checkpoint_state(step: int) -> dict[str, Any]:
+
+class Trainer:
+    """The training loop: :meth:`training_step` (one optimizer step) and step-end hooks.
+
+    The default hooks show progress, log (every ``logging_steps``), save a checkpoint (every
+    ``save_steps``) and evaluate (every ``eval_steps``); :meth:`add_hook` appends one of yours.
+    :meth:`train` runs the steps; :meth:`finish` saves the final checkpoint and the model and
+    evaluates it.
+    """
+
+    def __init__(
+        self,
+        config: FinetuneConfig,
+        run: Run,
+        model: torch.nn.Module,
+        processor: Any,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        source: DataSource,
+    ) -> None:
+        self.config, self.run, self.processor, self.source = config, run, processor, source
+        accelerator = run.accelerator
+        if run.is_main:
+            dump_config(config, run.out / "finetune_config.yaml")
+            _log_setup(config, source, model, run.world, run.accumulation)
+        _deepspeed_micro_batch(accelerator, config)
+        self.model, self.optimizer = accelerator.prepare(model, optimizer)
+        self.scheduler = scheduler
+        accelerator.register_for_checkpointing(scheduler)
+        if accelerator.gradient_accumulation_steps != run.accumulation:  # e.g. a DeepSpeed config fixing it
+            raise ValueError(
+                f"the launch configuration sets gradient accumulation to {accelerator.gradient_accumulation_steps}, "
+                f"the recipe needs {run.accumulation} (global_batch_size / (per_device_batch_size x processes)); "
+                "leave gradient_accumulation_steps unset/auto in the accelerate config"
+            )
+        self.start_step, state, data_state = 0, {}, {}
+        if run.resume is not None:
+            state, data_state = load_checkpoint(accelerator, run.resume)
+            self.start_step = int(state["step"])
+            _check_resumable(state, config, run.world, source)
+            if run.is_main:
+                log.info("resumed from %s at step %d", run.resume, self.start_step)
+        self.stream_positions = {int(w): tuple(p) for w, p in data_state.get("stream_positions", {}).items()}
+        self.step = self.start_step
+        self.clips_seen = int(state.get("clips_seen", 0))
+        self.skipped_total = int(state.get("skipped_clips", 0))
+        self.skipped_log = run.out / f"skipped_clips.rank{accelerator.process_index}.jsonl"
+        self.history: list[dict[str, float]] = []
+        self.eval_scores: dict[str, float] = {}
+        self.window = _Window()
+        self._sharded = _unwrapped_is_sharded(accelerator)
+        self._trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self._grad_norm: torch.Tensor | float | None = None
+        self.loader = self._make_loader()
+        self._batches: Any = None
+        self.hooks: list[StepHook] = [_progress_hook, _log_hook, _checkpoint_hook, _eval_hook]
+        if _trackers(config):
+            accelerator.init_trackers(config.run_name or run.out.resolve().name, config=_tracker_config(
+                config, {"world_size": run.world, "grad_accumulation": run.accumulation}))  # fmt: skip
+        self.progress = None
+        if run.is_main and config.progress_bar and self.start_step < config.max_steps:
+            from tqdm.auto import tqdm
+
+            self.progress = tqdm(total=config.max_steps, initial=self.start_step, desc="fine-tuning",
+                                 unit="step", dynamic_ncols=True)  # fmt: skip
+        self.model.train()
+
+    def _make_loader(self):
+        config, run = self.config, self.run
+        dtype = next(p.dtype for p in run.accelerator.unwrap_model(self.model).parameters())
+        encoder = ClipEncoder(self.processor, self.source.resolver, fps=config.fps, max_frames=config.max_frames,
+                              packing=config.packing, decode_threads=config.decode_threads)  # fmt: skip
+        collator = Collator(self.processor.tokenizer.pad_token_id, packing=config.packing,
+                            attn_implementation=config.attn_implementation, dtype=dtype)  # fmt: skip
+        return make_train_loader(
+            self.source, encoder, collator, seed=config.seed, global_batch=config.global_batch_size,
+            per_device=config.per_device_batch_size, rank=run.accelerator.process_index, world=run.world,
+            start_step=self.start_step, num_workers=config.dataloader_num_workers,
+            shuffle_buffer=config.shuffle_buffer, stream_positions=self.stream_positions,
+            pin_memory=run.accelerator.device.type == "cuda",
+        )  # fmt: skip
+
+    def add_hook(self, hook: StepHook) -> None:
+        """Call ``hook(trainer, output)`` after every optimizer step (after the default hooks)."""
+        self.hooks.append(hook)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """What a checkpoint records besides the weights, optimizer and scheduler."""
+        config, source = self.config, self.source
         return {
-            "world_size": world,
+            "world_size": self.run.world,
             "num_workers": config.dataloader_num_workers,
             "streaming": config.streaming,
             "data": source.description,
             "num_clips": len(source.records) if source.records is not None else None,
-            "clips_seen": clips_seen,
-            "skipped_clips": skipped_total,
+            "clips_seen": self.clips_seen,
+            "skipped_clips": self.skipped_total,
             "global_batch_size": config.global_batch_size,
             "seed": config.seed,
         }
 
-    model.train()
-    batches = iter(loader)
-    step = start_step
-    grad_norm: torch.Tensor | float | None = None
-    try:
-        while step < config.max_steps:
-            t0 = time.perf_counter()
-            micro: list[MicroBatch] = [next(batches) for _ in range(accumulation)]
-            t_data = time.perf_counter() - t0
-            local_tokens = sum(mb.n_answer_tokens for mb in micro)
-            global_tokens = int(
-                accelerator.reduce(torch.tensor(float(local_tokens), device=accelerator.device), "sum")
-            )
-            if global_tokens == 0:
-                raise RuntimeError(f"step {step + 1}: the batch has no answer tokens")
-            # backward() divides by the accumulation steps; the step's loss is sum / global tokens.
-            scale = world * accumulation / global_tokens
-            log_now = (step + 1) % config.logging_steps == 0 or step + 1 == config.max_steps
-            component_norms: dict[str, float] = {}
-            for mb in micro:
-                mb.to(accelerator.device)
-                with accelerator.accumulate(model):
-                    out_loss = answer_loss(model, mb.inputs)
-                    objective = out_loss.loss_sum
-                    if config.z_loss_weight:
-                        lse = torch.logsumexp(out_loss.logits, dim=-1)
-                        objective = objective + config.z_loss_weight * lse.pow(2).sum()
-                    accelerator.backward(objective * scale)
-                    window.loss_sum += float(out_loss.loss_sum.detach())
-                    if accelerator.sync_gradients:
-                        if log_now and config.log_component_grad_norms and not sharded:
-                            component_norms = component_grad_norms(model)
-                        max_norm = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
-                        grad_norm = accelerator.clip_grad_norm_(trainable, max_norm)
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                for s in mb.skipped:
-                    _record_skip(skipped_log, step + 1, s)
-                skipped_total += len(mb.skipped)
-                for worker, epoch, read in mb.stream_positions:
-                    stream_positions[worker] = (epoch, read)
-                window.answer_tokens += mb.n_answer_tokens
-                window.clips += mb.n_clips
-                window.tokens += mb.n_tokens
-                window.padded += mb.n_padded_tokens
-            if not accelerator.sync_gradients:
-                raise RuntimeError("gradient accumulation fell out of step with the optimizer steps")
-            lrs = {
-                group.get("name", str(i)): float(group["lr"])
-                for i, group in enumerate(optimizer.param_groups)
-            }
-            scheduler.step()
-            step += 1
-            clips_seen += config.global_batch_size
-            window.steps += 1
-            window.data_s += t_data
-            window.step_s += time.perf_counter() - t0
-            if progress is not None:
-                progress.update(1)
-            if log_now:
-                entry = _log_window(accelerator, lrs, window, grad_norm, component_norms, step)
-                window.reset()
-                if is_main:
-                    history.append(entry)
-                    _append_history(out / HISTORY_FILE, entry)
-                    if progress is not None:
-                        progress.set_postfix(loss=f"{entry['train/loss']:.4f}", refresh=False)
-                    else:
-                        log.info("step %d: %s", step, _fmt(entry))
-            if config.save_steps and step % config.save_steps == 0 and step < config.max_steps:
-                save_checkpoint(accelerator, config, step, checkpoint_state(step),
-                                {"stream_positions": stream_positions})  # fmt: skip
-            if config.eval_steps and step % config.eval_steps == 0 and step < config.max_steps:
-                scores = _evaluate(accelerator, model, processor, config, out / "eval" / f"step-{step}", step)
-                eval_scores.update(scores)
-    finally:
-        if progress is not None:
-            progress.close()
+    def save_checkpoint(self) -> None:
+        save_checkpoint(self.run.accelerator, self.config, self.step, self.checkpoint_state(),
+                        {"stream_positions": self.stream_positions})  # fmt: skip
 
-    # ---------------------------------------------------------------- the end
-    if step > start_step or resume is None:
-        save_checkpoint(
-            accelerator, config, step, checkpoint_state(step), {"stream_positions": stream_positions}
+    def training_step(self) -> StepOutput:
+        """One optimizer step: ``global_batch_size`` clips in ``accumulation`` micro-batches per process,
+        the loss summed over every answer token of the step and divided by their number."""
+        config, accelerator, model, window = self.config, self.run.accelerator, self.model, self.window
+        world, accumulation = self.run.world, self.run.accumulation
+        if self._batches is None:
+            self._batches = iter(self.loader)
+        t0 = time.perf_counter()
+        micro: list[MicroBatch] = [next(self._batches) for _ in range(accumulation)]
+        t_data = time.perf_counter() - t0
+        local_tokens = sum(mb.n_answer_tokens for mb in micro)
+        global_tokens = int(
+            accelerator.reduce(torch.tensor(float(local_tokens), device=accelerator.device), "sum")
         )
-    final = None
-    if config.save_final_model:
-        final = _save_final(accelerator, model, processor, config, out / FINAL_DIR, step)
-        if config.eval_data and config.eval_at_end and is_main:
-            eval_scores.update(_run_eval(final, config, out / "eval" / f"step-{step}", step, accelerator))
-    skipped_all = int(
-        accelerator.reduce(torch.tensor(float(skipped_total), device=accelerator.device), "sum")
-    )
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    result = TrainResult(
-        out, start_step, step, final, history, skipped_all, time.perf_counter() - t_start, eval_scores
-    )
-    if is_main:
-        print(result.summary(), flush=True)
-    return result
+        if global_tokens == 0:
+            raise RuntimeError(f"step {self.step + 1}: the batch has no answer tokens")
+        # backward() divides by the accumulation steps; the step's loss is sum / global tokens.
+        scale = world * accumulation / global_tokens
+        log_now = (self.step + 1) % config.logging_steps == 0 or self.step + 1 == config.max_steps
+        component_norms: dict[str, float] = {}
+        for mb in micro:
+            mb.to(accelerator.device)
+            with accelerator.accumulate(model):
+                out_loss = answer_loss(model, mb.inputs)
+                objective = out_loss.loss_sum
+                if config.z_loss_weight:
+                    lse = torch.logsumexp(out_loss.logits, dim=-1)
+                    objective = objective + config.z_loss_weight * lse.pow(2).sum()
+                accelerator.backward(objective * scale)
+                window.loss_sum += float(out_loss.loss_sum.detach())
+                if accelerator.sync_gradients:
+                    if log_now and config.log_component_grad_norms and not self._sharded:
+                        component_norms = component_grad_norms(model)
+                    max_norm = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
+                    self._grad_norm = accelerator.clip_grad_norm_(self._trainable, max_norm)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+            for s in mb.skipped:
+                _record_skip(self.skipped_log, self.step + 1, s)
+            self.skipped_total += len(mb.skipped)
+            for worker, epoch, read in mb.stream_positions:
+                self.stream_positions[worker] = (epoch, read)
+            window.answer_tokens += mb.n_answer_tokens
+            window.clips += mb.n_clips
+            window.tokens += mb.n_tokens
+            window.padded += mb.n_padded_tokens
+        if not accelerator.sync_gradients:
+            raise RuntimeError("gradient accumulation fell out of step with the optimizer steps")
+        lrs = {
+            group.get("name", str(i)): float(group["lr"])
+            for i, group in enumerate(self.optimizer.param_groups)
+        }
+        self.scheduler.step()
+        self.step += 1
+        self.clips_seen += config.global_batch_size
+        window.steps += 1
+        window.data_s += t_data
+        window.step_s += time.perf_counter() - t0
+        return StepOutput(self.step, lrs, self._grad_norm, component_norms, log_now)
+
+    def train(self) -> None:
+        """The loop: :meth:`training_step` until ``max_steps``, the step-end hooks after each."""
+        try:
+            while self.step < self.config.max_steps:
+                output = self.training_step()
+                for hook in self.hooks:
+                    hook(self, output)
+        finally:
+            if self.progress is not None:
+                self.progress.close()
+
+    def finish(self) -> TrainResult:
+        """After :meth:`train`: the final checkpoint, ``save_pretrained`` of the model and processor to
+        ``OUTPUT/final`` and the evaluation at the end; returns (and prints) what the run did."""
+        config, run, accelerator = self.config, self.run, self.run.accelerator
+        if self.step > self.start_step or run.resume is None:
+            self.save_checkpoint()
+        final = None
+        if config.save_final_model:
+            final = _save_final(
+                accelerator, self.model, self.processor, config, run.out / FINAL_DIR, self.step
+            )
+            if config.eval_data and config.eval_at_end and run.is_main:
+                self.eval_scores.update(
+                    _run_eval(final, config, run.out / "eval" / f"step-{self.step}", self.step, accelerator)
+                )
+        skipped_all = int(
+            accelerator.reduce(torch.tensor(float(self.skipped_total), device=accelerator.device), "sum")
+        )
+        accelerator.wait_for_everyone()
+        accelerator.end_training()
+        result = TrainResult(run.out, self.start_step, self.step, final, self.history, skipped_all,
+                             time.perf_counter() - run.t_start, self.eval_scores)  # fmt: skip
+        if run.is_main:
+            print(result.summary(), flush=True)
+        return result
+
+
+# -------------------------------------------------------------------- step-end hooks
+
+
+def _progress_hook(trainer: Trainer, output: StepOutput) -> None:
+    if trainer.progress is not None:
+        trainer.progress.update(1)
+
+
+def _log_hook(trainer: Trainer, output: StepOutput) -> None:
+    """Every ``logging_steps``: reduce the window over processes, log it, append it to the history."""
+    if not output.log_now:
+        return
+    entry = _log_window(trainer.run.accelerator, output.lrs, trainer.window, output.grad_norm,
+                        output.component_norms, output.step)  # fmt: skip
+    trainer.window.reset()
+    if trainer.run.is_main:
+        trainer.history.append(entry)
+        _append_history(trainer.run.out / HISTORY_FILE, entry)
+        if trainer.progress is not None:
+            trainer.progress.set_postfix(loss=f"{entry['train/loss']:.4f}", refresh=False)
+        else:
+            log.info("step %d: %s", output.step, _fmt(entry))
+
+
+def _checkpoint_hook(trainer: Trainer, output: StepOutput) -> None:
+    """Every ``save_steps`` (the last step's checkpoint is written by :meth:`Trainer.finish`)."""
+    every = trainer.config.save_steps
+    if every and output.step % every == 0 and output.step < trainer.config.max_steps:
+        trainer.save_checkpoint()
+
+
+def _eval_hook(trainer: Trainer, output: StepOutput) -> None:
+    """Every ``eval_steps``: export the current weights and run the lmms-eval hook on them."""
+    every, run = trainer.config.eval_steps, trainer.run
+    if every and output.step % every == 0 and output.step < trainer.config.max_steps:
+        out_dir = run.out / "eval" / f"step-{output.step}"
+        scores = _evaluate(
+            run.accelerator, trainer.model, trainer.processor, trainer.config, out_dir, output.step
+        )
+        trainer.eval_scores.update(scores)
+
+
+# -------------------------------------------------------------------- the whole recipe
+
+
+def train(config: FinetuneConfig) -> TrainResult:
+    """Run (or resume) the fine-tuning described by ``config``; every process calls this.
+
+    The steps of ``recipes/finetune_molmo2.py`` in one call (what ``videonet finetune train``
+    runs): run set-up, data, model, optimizer and schedule, the loop, save and evaluate."""
+    run = start_run(config)
+    source = load_train_data(config, run)
+    model, processor = load_model(config, run, source)
+    optimizer = make_optimizer(model, config)
+    trainer = Trainer(config, run, model, processor, optimizer, make_scheduler(optimizer, config), source)
+    trainer.train()
+    return trainer.finish()
 
 
 # -------------------------------------------------------------------- helpers

@@ -36,7 +36,7 @@ from .loss import AnswerLoss, answer_loss, answer_positions, model_inputs
 from .packing import collate_packed, encode_packed_clip, packed_attention_mask
 from .params import COMPONENTS, component_of, param_groups, parameters_by_component
 from .synthetic import moving_square_frames, write_moving_square_clip
-from .tiny import INIT_MODES, TinyMolmo2, TinyMolmo2Spec, build_tiny_molmo2, make_tiny_molmo2
+from .tiny import INIT_MODES, TinyMolmo2, TinyMolmo2Config, build_tiny_molmo2, make_tiny_molmo2
 from .tokenizer import CHAT_TEMPLATE, MOLMO2_EXTRA_TOKENS, build_tokenizer
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
     "MOLMO2_EXTRA_TOKENS",
     "AnswerLoss",
     "TinyMolmo2",
-    "TinyMolmo2Spec",
+    "TinyMolmo2Config",
     "VisualPathway",
     "answer_loss",
     "answer_positions",

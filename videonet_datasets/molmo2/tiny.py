@@ -12,8 +12,8 @@ Two things differ from "just instantiate the config":
 * **Initialisation.**  With transformers' default init (normal, std 0.02 everywhere) the
   ViT and the adapter multiply the signal by ~0.02*sqrt(fan_in) per linear layer, so the
   video features reaching the LLM are ~3e-8 against token embeddings of ~2e-2: the
-  model's output does not depend on the pixels and the ViT's gradients are ~1e-7 (see
-  ``ENGINEERING-NOTES.md``).  ``init="fan_in"`` (the default) re-draws every linear layer
+  model's output does not depend on the pixels and the ViT's gradients are ~1e-7 (measured
+  with :func:`videonet_datasets.molmo2.diagnostics.probe_visual_pathway`).  ``init="fan_in"`` (the default) re-draws every linear layer
   from N(0, 1/fan_in) (variance-preserving): video features of order 1, vision gradients
   of order 1, and a tiny LLM whose attention actually carries the video to the answer
   (with the 0.02 init its value/output projections damp it ~40x per layer).
@@ -61,7 +61,7 @@ from .tokenizer import CHAT_TEMPLATE, build_tokenizer
 __all__ = [
     "INIT_MODES",
     "TinyMolmo2",
-    "TinyMolmo2Spec",
+    "TinyMolmo2Config",
     "build_tiny_molmo2",
     "make_tiny_molmo2",
     "make_tiny_processor",
@@ -76,7 +76,7 @@ _SIGLIP_STD = [0.5, 0.5, 0.5]
 
 
 @dataclass(frozen=True)
-class TinyMolmo2Spec:
+class TinyMolmo2Config:
     """Sizes of a tiny Molmo2.  Defaults: ~0.3M parameters, 56 px frames of 16 patches
     pooled 2x2 into 4 LLM tokens (Molmo2-4B: 378 px, 729 patches pooled 3x3 into 81)."""
 
@@ -124,7 +124,7 @@ class TinyMolmo2:
     """What :func:`build_tiny_molmo2` wrote."""
 
     path: Path
-    spec: TinyMolmo2Spec
+    spec: TinyMolmo2Config
     seed: int
     init: str
     num_parameters: int
@@ -132,7 +132,7 @@ class TinyMolmo2:
     embed_std: float | None = None
 
 
-def make_tiny_processor(spec: TinyMolmo2Spec, extra_corpus: Iterable[str] = ()) -> Molmo2Processor:
+def make_tiny_processor(spec: TinyMolmo2Config, extra_corpus: Iterable[str] = ()) -> Molmo2Processor:
     """The real ``Molmo2Processor`` around the tiny tokenizer, at the spec's frame size."""
     tokenizer = build_tokenizer(spec.vocab_size, extra_corpus=extra_corpus)
     tokenizer.chat_template = CHAT_TEMPLATE
@@ -168,7 +168,7 @@ def make_tiny_processor(spec: TinyMolmo2Spec, extra_corpus: Iterable[str] = ()) 
     )
 
 
-def _model_config(spec: TinyMolmo2Spec, tokenizer) -> Molmo2Config:
+def _model_config(spec: TinyMolmo2Config, tokenizer) -> Molmo2Config:
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<im_start>", "<low_res_im_start>", "<im_end>",
                                                           "<im_patch>", "<frame_start>", "<frame_end>")}  # fmt: skip
     text = Molmo2TextConfig(
@@ -246,7 +246,7 @@ def _rescale_embeddings(
 
 
 def make_tiny_molmo2(
-    spec: TinyMolmo2Spec | None = None,
+    spec: TinyMolmo2Config | None = None,
     *,
     seed: int = 0,
     extra_corpus: Iterable[str] = (),
@@ -260,7 +260,7 @@ def make_tiny_molmo2(
         raise ValueError(f"init must be one of {INIT_MODES}, got {init!r}")
     if embed_std is not None and not embed_std > 0:
         raise ValueError(f"embed_std must be > 0 or None, got {embed_std}")
-    spec = spec or TinyMolmo2Spec()
+    spec = spec or TinyMolmo2Config()
     processor = make_tiny_processor(spec, extra_corpus)
     tokenizer = processor.tokenizer
     config = _model_config(spec, tokenizer)
@@ -289,7 +289,7 @@ def build_tiny_molmo2(
     out_dir: str | Path,
     *,
     seed: int = 0,
-    spec: TinyMolmo2Spec | None = None,
+    spec: TinyMolmo2Config | None = None,
     extra_corpus: Iterable[str] = (),
     init: str = "fan_in",
     embed_std: float | None = None,
@@ -297,17 +297,17 @@ def build_tiny_molmo2(
 ) -> TinyMolmo2:
     """Build a tiny Molmo2 offline and ``save_pretrained`` model + processor to ``out_dir``.
 
-    Sizes come from ``spec`` with any :class:`TinyMolmo2Spec` field overridden by keyword
+    Sizes come from ``spec`` with any :class:`TinyMolmo2Config` field overridden by keyword
     (``build_tiny_molmo2(d, text_layers=4, image_size=112)``).  ``extra_corpus`` adds text
     (e.g. the action names of a dataset) to the tokenizer's training corpus so that it
     encodes them compactly.  ``embed_std``: see :func:`make_tiny_molmo2`.  The directory is
     written in place (``save_pretrained`` overwrites its own files).
     """
-    fields = {f.name for f in dataclasses.fields(TinyMolmo2Spec)}
+    fields = {f.name for f in dataclasses.fields(TinyMolmo2Config)}
     unknown = sorted(set(sizes) - fields)
     if unknown:
         raise TypeError(f"unknown size argument(s) {unknown}; valid: {sorted(fields)}")
-    spec = dataclasses.replace(spec or TinyMolmo2Spec(), **sizes)  # type: ignore[arg-type]
+    spec = dataclasses.replace(spec or TinyMolmo2Config(), **sizes)  # type: ignore[arg-type]
     t0 = time.perf_counter()
     model, processor = make_tiny_molmo2(
         spec, seed=seed, extra_corpus=extra_corpus, init=init, embed_std=embed_std

@@ -80,7 +80,7 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
 )
 
-#: The paper's 37 domains (spec §1): their names appear in every prompt.
+#: The paper's 37 domains (paper Table 8): their names appear in every prompt.
 DOMAINS: tuple[str, ...] = (
     "Hairstyling", "Spa Massage", "Tattooing", "Calligraphy", "Crochet", "Hand Sewing / Embroidery",
     "Knots", "Painting", "Pottery", "Woodworking / Whittling", "Ballet", "Bharatanatyam", "Break Dance",
@@ -90,7 +90,7 @@ DOMAINS: tuple[str, ...] = (
     "Figure Skating", "Ice Hockey", "Soccer", "Tennis",
 )  # fmt: skip
 
-# The fixed words of the paper's prompts (spec §3), and generic action vocabulary; the
+# The fixed words of the paper's prompts (paper App. C.1), and generic action vocabulary; the
 # corpus only decides which strings get short token sequences - byte-level BPE encodes
 # any text, so nothing outside it is lost, just spelled with more tokens.
 _PROMPT_SENTENCES = (

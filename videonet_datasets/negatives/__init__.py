@@ -1,4 +1,4 @@
-"""Hard negatives for VideoNet (spec §2, paper §3.4 and App. B.4).
+"""Hard negatives for VideoNet (paper §3.4 and App. B.4).
 
 ``rules``       the constraints every table obeys + the balance statistics (shared)
 ``exclusions``  the user's co-occurring pairs (``--exclude pairs.csv``)

@@ -42,7 +42,7 @@ __all__ = [
     "WRITER_MODEL",
     "DomainRun",
     "RoundConfig",
-    "RoundSpec",
+    "Round",
     "audit_path",
     "mine_llm",
     "run_domain",
@@ -92,17 +92,17 @@ class RoundConfig:
 
 
 @dataclass(frozen=True)
-class RoundSpec:
+class Round:
     number: int
     name: str
     expects_csv: bool
 
 
 ROUNDS = (
-    RoundSpec(1, "first CSV", True),
-    RoundSpec(2, "analysis", False),
-    RoundSpec(3, "revision", True),
-    RoundSpec(4, "final synthesis", True),
+    Round(1, "first CSV", True),
+    Round(2, "analysis", False),
+    Round(3, "revision", True),
+    Round(4, "final synthesis", True),
 )
 _FIXED_PROMPTS = {2: prompts.ANALYSIS_PROMPT, 3: prompts.REVISION_PROMPT, 4: prompts.FINAL_PROMPT}
 
@@ -203,7 +203,7 @@ def run_domain(
     fp = fingerprint(domain, actions, configs, excluded)
     run = DomainRun(domain, "failed", None, turns, fp)
 
-    def send(spec: RoundSpec, attempt: int) -> dict[str, Any]:
+    def send(spec: Round, attempt: int) -> dict[str, Any]:
         cfg = configs[spec.number]
         messages = [{"role": t["role"], "content": t["content"]} for t in turns]
         reply = client.complete(messages, cfg.params())

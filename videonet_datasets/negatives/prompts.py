@@ -1,6 +1,7 @@
 """The paper's hard-negative conversation (App. B.4, Figures 10-14), word for word.
 
-The texts are copied from ``shared/spec/paper.txt``.  Two repairs of the PDF extraction,
+The texts are copied from the paper's text (``tests/data/paper_prompts.txt`` holds those pages
+and the tests compare word for word).  Two repairs of the PDF extraction,
 nothing else: a bullet point that the PDF wrapped onto a new line after an inserted blank
 line is re-joined to its line (e.g. "...that would / be difficult to distinguish in brief
 clips"), and the figure labels ("System Prompt", "User Prompt", "API Details") are not

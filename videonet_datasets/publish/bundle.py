@@ -16,7 +16,6 @@ would itself be uploaded).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -37,7 +36,6 @@ __all__ = [
     "CheckFailed",
     "PublishError",
     "link_tree",
-    "read_marker",
     "record_marker",
     "stage_dataset",
     "write_bundle",
@@ -277,11 +275,3 @@ def stage_dataset(
     )
     record_marker(bundle)
     return bundle
-
-
-def read_marker(out: Path) -> dict | None:
-    """What a previous publish recorded about the bundle folder ``out`` (None if nothing)."""
-    try:
-        return json.loads(_marker(out).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None

@@ -138,6 +138,19 @@ class Findings:
     def add(self, file: str, where: str, message: str, severity: str = "error") -> None:
         self.findings.append(Finding(file, where, message, severity))
 
+    def format_findings(self, limit: int = 50) -> list[str]:
+        """The errors, then the warnings (at most ``limit`` of each), as indented report lines."""
+        lines = []
+        for title, items in (("errors", self.errors), ("warnings", self.warnings)):
+            if items:
+                lines.append(f"  {title} ({len(items)}):")
+                lines += [f"    - {f}" for f in items[:limit]]
+                if len(items) > limit:
+                    lines.append(f"    ... and {len(items) - limit} more")
+        if not self.findings:
+            lines.append("  no problems found")
+        return lines
+
 
 @dataclass
 class DatasetReport(Findings):
@@ -166,15 +179,7 @@ class DatasetReport(Findings):
             f"  videos: {self.videos_referenced} referenced, {self.videos_present} in the folder"
             + (f", {self.remote_videos} remote URLs (not checked)" if self.remote_videos else "")
         )
-        for title, items in (("errors", self.errors), ("warnings", self.warnings)):
-            if items:
-                lines.append(f"  {title} ({len(items)}):")
-                lines += [f"    - {f}" for f in items[:limit]]
-                if len(items) > limit:
-                    lines.append(f"    ... and {len(items) - limit} more")
-        if not self.findings:
-            lines.append("  no problems found")
-        return "\n".join(lines)
+        return "\n".join(lines + self.format_findings(limit))
 
 
 def list_files(root: Path) -> tuple[list[str], list[str]]:

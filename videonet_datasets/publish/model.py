@@ -245,15 +245,7 @@ class ModelReport(Findings):
             f"  model_type: {self.model_type or '?'}; weights: {w.describe() if w else '?'}"
             + (f"; {w.num_parameters:,} parameters" if w and w.num_parameters else ""),
         ]
-        for title, items in (("errors", self.errors), ("warnings", self.warnings)):
-            if items:
-                lines.append(f"  {title} ({len(items)}):")
-                lines += [f"    - {f}" for f in items[:limit]]
-                if len(items) > limit:
-                    lines.append(f"    ... and {len(items) - limit} more")
-        if not self.findings:
-            lines.append("  no problems found")
-        return "\n".join(lines)
+        return "\n".join(lines + self.format_findings(limit))
 
 
 def _check_autoconfig(report: ModelReport, root: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCardData
 
-from hub_cards import load_template
+from hub_cards import render_card as render_template
 from videonet_datasets import __version__
 
 __all__ = [
@@ -401,7 +401,9 @@ def render_model_card(inp: ModelCardInputs) -> str:
         if inp.base_model
         else "a vision-language model"
     )
-    body = load_template("model").substitute(
+    return render_template(
+        "model",
+        card_metadata(inp).to_yaml(),
         model_name=name,
         model_slug=re.sub(r"[^\w.-]", "_", name),
         repo_id=inp.repo_id,
@@ -418,4 +420,3 @@ def render_model_card(inp: ModelCardInputs) -> str:
         eval_section=_eval_section(inp),
         license=inp.license,
     )
-    return "---\n" + card_metadata(inp).to_yaml() + "\n---\n\n" + body

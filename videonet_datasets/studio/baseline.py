@@ -223,7 +223,7 @@ def _mean_stderr(values: list[float]) -> tuple[float, float]:
 
 def results_dict(conn: sqlite3.Connection, session_id: int) -> dict[str, Any]:
     """The session's answers as an lmms-eval results dictionary (model ``human``)."""
-    from videonet_lmms_tasks.metrics import category_key, domain_key  # the suite's metric keys
+    from videonet_datasets.metric_keys import category_key, domain_key  # the tasks' metric keys
 
     s = conn.execute("SELECT * FROM baseline_sessions WHERE id = ?", (session_id,)).fetchone()
     answers = conn.execute(

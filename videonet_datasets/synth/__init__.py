@@ -5,7 +5,10 @@ negatives, 5 clips per action) whose actions are defined purely by the *motion* 
 rendered actor, plus narrated "web videos" with their ground truth for the
 training-data pipeline.  Modules, one job each:
 
-``world``      the taxonomy: domains, actions, motion programs, definitions, negatives
+``taxonomy``   what a taxonomy is, its check, definitions and hard negatives
+``world``      the default taxonomy: domains, actions, motion programs
+``coarse``     the coarse taxonomy (actions told apart by direction of travel)
+``taxonomies`` the registry of taxonomies (``--taxonomy``)
 ``motion``     motion programs -> actor trajectories
 ``plan``       seeded planning of the benchmark clips (render specs, clips.csv rows)
 ``web``        seeded planning of the narrated web videos and their noise

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from videonet_datasets.synth.world import ActionDef, DomainDef, Segment, _check_taxonomy, a_or_an
+from videonet_datasets.synth.taxonomy import ActionDef, DomainDef, Segment, a_or_an, check_taxonomy
 
 __all__ = ["COARSE_DOMAINS", "DIRECTIONS"]
 
@@ -185,4 +185,4 @@ COARSE_DOMAINS: tuple[DomainDef, ...] = (
     ),
 )  # fmt: skip
 
-_check_taxonomy(COARSE_DOMAINS)
+check_taxonomy(COARSE_DOMAINS)

@@ -10,32 +10,59 @@ same and adds many more narrated videos - mostly single-action ones, the materia
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from videonet_datasets.synth.world import TAXONOMIES
+from videonet_datasets.config import setting, split_key_values
+from videonet_datasets.synth.taxonomies import taxonomy_names
 
 __all__ = ["PRESETS", "WEB_KINDS", "SynthConfig", "parse_mix", "preset"]
 
 WEB_KINDS = ("single", "multi", "howto", "compilation")
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """``"128x96"`` -> ``(128, 96)`` (width, height)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError as e:
+        raise ValueError(f"size must look like 128x128, got {text!r}") from e
+    return w, h
+
+
 @dataclass(frozen=True)
 class SynthConfig:
-    seed: int = 0
-    taxonomy: str = "default"  # which actions: world.TAXONOMIES ("coarse": the demo's learnable ones)
-    domains: tuple[str, ...] | None = None  # None = every domain of the taxonomy
-    actions_per_domain: int | None = None  # None = every action of each domain
-    size: tuple[int, int] = (128, 128)  # width, height (even)
-    fps: float = 15.0
-    duration_scale: float = 1.0  # multiplies every clip and web-segment duration
-    window_fraction: float = 0.4  # share of clips cut from longer source videos
-    web_videos: int = 40
-    web_mix: dict[str, float] = field(
-        default_factory=lambda: {"single": 0.5, "multi": 0.2, "howto": 0.15, "compilation": 0.15}
+    """A world's settings; the fields with a ``flag`` are ``videonet synth``'s options."""
+
+    seed: int = setting(0, "random seed (default 0)", flag="--seed")
+    taxonomy: str = setting(
+        "default",
+        "which actions: default (told apart by fine motion attributes, the paper's difficulty) or coarse "
+        "(told apart by direction of travel; the demo preset's)",
+        flag="--taxonomy", choices=taxonomy_names(),
+    )  # fmt: skip
+    domains: tuple[str, ...] | None = setting(
+        None, "comma-separated domain names or slugs (default: all)", flag="--domains"
     )
+    actions_per_domain: int | None = setting(
+        None, "keep each domain's first N actions (default: all)", flag="--actions-per-domain"
+    )
+    size: tuple[int, int] = setting(
+        (128, 128), "frame size (even), default 128x128", flag="--size", metavar="WxH", parse=parse_size
+    )
+    fps: float = setting(15.0, "frame rate (default 15)", flag="--fps")
+    duration_scale: float = setting(1.0, "multiply all clip/segment durations", flag="--duration-scale")
+    window_fraction: float = setting(
+        0.4, "share of clips cut from longer source videos (default 0.4)", flag="--window-fraction"
+    )
+    web_videos: int = setting(40, "number of narrated web videos", flag="--web-videos", metavar="N")
+    web_mix: dict[str, float] = setting(
+        {"single": 0.5, "multi": 0.2, "howto": 0.15, "compilation": 0.15},
+        "shares of web video kinds, e.g. single=0.7,multi=0.1,howto=0.1,compilation=0.1",
+        flag="--web-mix", metavar="KIND=W,...", parse=lambda text: parse_mix(text),
+    )  # fmt: skip
     crf: int = 23
-    jobs: int = 0  # worker processes; 0 = one per CPU core
+    jobs: int = setting(0, "worker processes (default: one per CPU core)", flag="--jobs")
 
     def __post_init__(self) -> None:
         w, h = self.size
@@ -43,8 +70,8 @@ class SynthConfig:
             raise ValueError(f"size must be even and at least 16x16, got {w}x{h}")
         if not 1 <= self.fps <= 60:
             raise ValueError(f"fps must be in [1, 60], got {self.fps}")
-        if self.taxonomy not in TAXONOMIES:
-            raise ValueError(f"taxonomy must be one of {TAXONOMIES}, got {self.taxonomy!r}")
+        if self.taxonomy not in taxonomy_names():
+            raise ValueError(f"taxonomy must be one of {taxonomy_names()}, got {self.taxonomy!r}")
         if self.web_videos < 0:
             raise ValueError(f"web_videos must be >= 0, got {self.web_videos}")
         if self.duration_scale <= 0:
@@ -112,13 +139,9 @@ def preset(name: str, **overrides: Any) -> SynthConfig:
 def parse_mix(text: str) -> dict[str, float]:
     """``"single=0.7,multi=0.1,howto=0.1,compilation=0.1"`` -> weights (kinds left out get 0)."""
     out: dict[str, float] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise ValueError(f"--web-mix entry {part!r} is not KIND=WEIGHT (kinds: {', '.join(WEB_KINDS)})")
-        k, v = part.split("=", 1)
-        k = k.strip()
+    for k, v in split_key_values(
+        text, where="--web-mix", form=f"KIND=WEIGHT (kinds: {', '.join(WEB_KINDS)})"
+    ):
         if k not in WEB_KINDS:
             raise ValueError(f"--web-mix: unknown kind {k!r}; kinds: {', '.join(WEB_KINDS)}")
         try:

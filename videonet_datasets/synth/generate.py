@@ -31,8 +31,9 @@ from videonet_datasets.fsutil import atomic_write_text, sha256_file, stable_hash
 from videonet_datasets.synth import motion, narration, render
 from videonet_datasets.synth.config import SynthConfig
 from videonet_datasets.synth.plan import FIT, ORIGIN_JITTER, ClipPlan, plan_clips
+from videonet_datasets.synth.taxonomies import select_domains
+from videonet_datasets.synth.taxonomy import DomainDef, choose_negatives, definition_for
 from videonet_datasets.synth.web import NEAR, VOICES, WebPlan, plan_web_videos, shown_near
-from videonet_datasets.synth.world import DomainDef, choose_negatives, definition_for, select_domains
 from videonet_datasets.synth.writer import (
     ACTIONS_HEADER,
     CLIPS_HEADER,

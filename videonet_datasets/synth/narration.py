@@ -18,7 +18,6 @@ import shutil
 import struct
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,10 @@ import numpy as np
 __all__ = [
     "LINE_GAP",
     "NarrationError",
-    "Placed",
     "check_tools",
     "mix",
     "mux_audio",
+    "parse_wav",
     "place_lines",
     "speak",
 ]
@@ -43,16 +42,6 @@ class NarrationError(RuntimeError):
     """espeak-ng or ffmpeg failed; the message names the tool, the input and its stderr."""
 
 
-@dataclass(frozen=True)
-class Placed:
-    """A line as it sits in the final track (seconds)."""
-
-    start: float
-    end: float
-    text: str
-    action: str | None
-
-
 def check_tools() -> None:
     """Fail early (before any rendering) when the narration tools are missing."""
     missing = [t for t in ("espeak-ng", "ffmpeg") if shutil.which(t) is None]
@@ -63,7 +52,7 @@ def check_tools() -> None:
         )
 
 
-def _parse_wav(data: bytes, text: str) -> tuple[np.ndarray, int]:
+def parse_wav(data: bytes, text: str) -> tuple[np.ndarray, int]:
     """Parse espeak-ng's streamed WAV.  Its size fields are placeholders (0x7fff....)
     because it writes to a pipe, so the ``wave`` module cannot be used: take the format
     from the ``fmt`` chunk and everything after the ``data`` header as samples."""
@@ -95,7 +84,7 @@ def speak(text: str, voice: str = "en-us", speed: int = 160) -> tuple[np.ndarray
         raise NarrationError("espeak-ng not found on PATH (apt-get install espeak-ng)") from e
     if proc.returncode != 0:
         raise NarrationError(f"espeak-ng failed on {text!r}: {proc.stderr.decode(errors='replace').strip()}")
-    samples, rate = _parse_wav(proc.stdout, text)
+    samples, rate = parse_wav(proc.stdout, text)
     nz = np.nonzero(np.abs(samples.astype(np.int32)) > 64)[0]  # trim espeak's silent padding
     if len(nz):
         samples = samples[max(0, nz[0] - rate // 100) : nz[-1] + rate // 100]

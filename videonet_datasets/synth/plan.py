@@ -27,13 +27,14 @@ from videonet_datasets.fsutil import stable_rng
 from videonet_datasets.synth.config import SynthConfig
 from videonet_datasets.synth.motion import max_extent
 from videonet_datasets.synth.render import num_frames, random_appearance, random_background
-from videonet_datasets.synth.world import ActionDef, DomainDef
+from videonet_datasets.synth.taxonomy import ActionDef, DomainDef
 
 __all__ = [
     "ClipPlan",
     "clip_durations",
     "make_event",
     "plan_clips",
+    "plan_one",
     "slug",
 ]
 
@@ -146,7 +147,7 @@ def _other_shot(
     return new_shot(rng, t, t + lead + length + tail, actor, dark, [event])
 
 
-def _plan_one(
+def plan_one(
     config: SynthConfig, domain: DomainDef, action: ActionDef, index: int, duration: float
 ) -> ClipPlan:
     rng = stable_rng(config.seed, "clip", domain.name, action.name, index)
@@ -203,6 +204,6 @@ def plan_clips(config: SynthConfig, domains: list[DomainDef], clips_per_action: 
         k = 0
         for action in domain.actions:
             for index in range(1, clips_per_action + 1):
-                plans.append(_plan_one(config, domain, action, index, durations[k]))
+                plans.append(plan_one(config, domain, action, index, durations[k]))
                 k += 1
     return plans

@@ -34,7 +34,7 @@ from videonet_datasets.synth.config import WEB_KINDS, SynthConfig
 from videonet_datasets.synth.motion import evaluate
 from videonet_datasets.synth.plan import make_event, new_shot
 from videonet_datasets.synth.render import num_frames, random_appearance
-from videonet_datasets.synth.world import ActionDef, DomainDef, a_or_an
+from videonet_datasets.synth.taxonomy import ActionDef, DomainDef, a_or_an
 
 __all__ = ["NEAR", "VOICES", "WebPlan", "allocate_kinds", "plan_web_videos", "shown_near"]
 

@@ -15,11 +15,11 @@ from typing import Any
 
 from videonet_datasets.train_data.filters import FILTERS
 
-__all__ = ["FILTERS", "AsrSettings", "BuildReport", "BuildSettings", "build_train"]
+__all__ = ["FILTERS", "AsrConfig", "BuildReport", "BuildConfig", "build_train"]
 
 _LAZY = {
-    "AsrSettings": "settings",
-    "BuildSettings": "settings",
+    "AsrConfig": "config",
+    "BuildConfig": "config",
     "BuildReport": "runner",
     "build_train": "runner",
 }

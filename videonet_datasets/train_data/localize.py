@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from videonet_datasets.train_data.config import ProposalConfig, VLMConfig, WindowPolicy
 from videonet_datasets.train_data.manifest import VideoRow
 from videonet_datasets.video import sample_frames
 
@@ -72,15 +73,6 @@ class LocalizeResult:
     windows: list[Window]
     drops: Counter = field(default_factory=Counter)  # "dropped:<reason>" / "fixed:<repair>" counts
     attempts: int = 1
-
-
-@dataclass(frozen=True)
-class WindowPolicy:
-    """What every localizer's windows must satisfy (seconds)."""
-
-    min_seconds: float = 0.25  # VideoNet's shortest verified clip is 0.26 s
-    max_seconds: float = 300.0  # the paper removes clips longer than 5 minutes
-    merge_gap: float = 0.0  # merge windows separated by at most this (overlaps always merge)
 
 
 class Localizer:
@@ -250,25 +242,6 @@ def localization_prompt(domain: str, action_names: Sequence[str], duration: floa
     )
 
 
-@dataclass(frozen=True)
-class VLMConfig:
-    base_url: str  # e.g. http://localhost:8000/v1
-    model: str
-    api_key: str | None = None  # default: $VIDEONET_VLM_API_KEY, then $OPENAI_API_KEY
-    transport: str = "base64"  # "base64" | "file" | "frames"
-    frames_fps: float = 1.0
-    frames_max: int = 64
-    frame_short_side: int = 448
-    max_video_mb: float = 64.0
-    max_attempts: int = 4
-    backoff_seconds: float = 1.0
-    backoff_max_seconds: float = 30.0
-    timeout_seconds: float = 300.0
-    temperature: float = 0.0
-    max_tokens: int = 2048
-    extra_body: dict[str, Any] = field(default_factory=dict)
-
-
 class _Retryable(Exception):
     def __init__(self, reason: str, retry_after: float | None = None):
         super().__init__(reason)
@@ -404,19 +377,6 @@ class VLMLocalizer(Localizer):
 
 
 # ----------------------------------------------------------------------------- offline proposals
-
-
-@dataclass(frozen=True)
-class ProposalConfig:
-    feature_fps: float = 10.0  # frames analysed per second (decoding costs the same either way)
-    feature_short_side: int = 32
-    cut_threshold: float = 0.35  # HistogramDetector luma-histogram correlation (lower = fewer cuts)
-    cut_jump: float = 0.12  # ... or a mean colour change of a thumbnail above this (hue-only cuts)
-    min_shot_seconds: float = 0.5
-    motion_floor: float = 0.002  # mean |frame difference| (0-1) that always counts as still
-    motion_relative: float = 0.3  # ... and below this fraction of the video's 90th percentile
-    fill_gap_seconds: float = 0.5  # still gaps shorter than this inside a movement are bridged
-    segment_seconds: float = 6.0  # moving runs longer than 2x this are split by Ward clustering
 
 
 class ProposalLocalizer(Localizer):

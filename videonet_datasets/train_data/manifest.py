@@ -18,9 +18,7 @@ file, the line and the value.
 from __future__ import annotations
 
 import csv
-import io
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +30,6 @@ from videonet_datasets.annotations import (
     load_actions,
     read_csv_rows,
 )
-from videonet_datasets.fsutil import atomic_write_text
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -41,7 +38,6 @@ __all__ = [
     "VideoRow",
     "read_manifest",
     "read_taxonomy",
-    "write_manifest",
 ]
 
 MANIFEST_COLUMNS = ("video_id", "path", "url", "title", "domain", "channel", "upload_date")
@@ -233,21 +229,3 @@ def _read_manifest_csv(p: Path, problems: list[Problem]) -> list[tuple[int, dict
     # Extra columns (a crawler's own metadata) are fine: drop that reader's warning.
     problems[:] = [q for q in problems if not (q.severity == "warning" and "unknown column" in q.message)]
     return rows
-
-
-def write_manifest(
-    path: str | os.PathLike, rows: Iterable[VideoRow], *, relative_to: Path | None = None
-) -> Path:
-    """Write rows as a manifest (atomically); paths relative to ``relative_to`` when given."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["video_id", "path", "url", "title", "domain", "channel", "upload_date"])
-    for r in rows:
-        path_v = r.path or ""
-        if path_v and relative_to is not None:
-            try:
-                path_v = os.path.relpath(path_v, relative_to)
-            except ValueError:  # another drive on Windows
-                pass
-        w.writerow([r.video_id, path_v, r.url or "", r.title, r.domain, r.channel, r.upload_date])
-    return atomic_write_text(path, buf.getvalue())

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Features, List, Value
 
+from hub_cards import render_card
 from videonet_datasets.fsutil import atomic_write_text, swap_in_directory
 from videonet_datasets.train_data.filters import FILTERS
 from videonet_datasets.train_data.manifest import Taxonomy
@@ -180,9 +181,8 @@ def write_card(
     settings: dict[str, Any],
 ) -> Path:
     empty = [c for c in FILTERS if c not in configs]
-    yaml = "\n".join(
+    metadata = "\n".join(
         [
-            "---",
             "pretty_name: VideoNet weakly-labeled training clips",
             "license: other",
             "task_categories:",
@@ -193,38 +193,9 @@ def write_card(
             "- action-recognition",
             "- weak-supervision",
             config_yaml(configs) if configs else "configs: []",
-            "---",
         ]
     )
-    parts = [
-        yaml,
-        "",
-        "# VideoNet weakly-labeled training clips",
-        "",
-        "Clips cut from crawled videos, localized automatically and labeled by the three filters of the "
-        "VideoNet paper (§4.1, App. H): `transcript_localized` (an action name is spoken within "
-        f"T = {settings.get('T', 1.0):g} s of a localized clip), `transcript_localized_title_match` (and the "
-        "action is also in the title) and `single_action` (the title names one action and the localizer "
-        "found exactly one clip). **Labels are weak**: they come from speech and titles, never from a "
-        "human. Each clip has 3 question-answer pairs (binary yes, binary no with a random other action "
-        "of its domain, 4-way multiple choice with 3 random other actions), built with the same prompt "
-        "builder as the VideoNet evaluation tasks.",
-        "",
-        "```python",
-        "from datasets import load_dataset",
-        'ds = load_dataset("path/to/this/folder", "single_action", split="train")',
-        "# ds[0]['video'] is relative to the folder: videos/<clip_uid>.mp4",
-        "```",
-        "",
-        "## Yield per domain",
-        "",
-        "Clips per filter (layout of the paper's Table 20"
-        + (", after balancing" if settings.get("balanced") else "")
-        + "):",
-        "",
-        yield_table(taxonomy, rows_by_config, domains),
-        "",
-    ]
+    parts = [""]
     if empty:
         parts += [
             f"No clips for: {', '.join(f'`{c}`' for c in empty)} - these configs have no data files "
@@ -255,21 +226,13 @@ def write_card(
             else "",
             "",
         ]
-    parts += [
-        "## Columns",
-        "",
-        "`clip_uid`, `video` (path relative to this folder), `duration`, `source_video_id`, `source_start`, "
-        "`source_end` (seconds in the source video), `category`, `domain`, `action` (the weak label), `filter`, "
-        "`title` (of the source video), `qa` (3 × {`kind`: binary_yes | binary_no | mc, `asked_action`, "
-        "`prompt` (with a `<video>` placeholder), `answer` (yes/no or a letter), `options` (MC only)}).",
-        "",
-        "## Build summary",
-        "",
-        "```",
-        summary_text.rstrip(),
-        "```",
-        "",
-        "Source videos belong to their owners; this folder holds derived clips for research use.",
-        "",
-    ]
-    return atomic_write_text(root / "README.md", "\n".join(parts))
+    card = render_card(
+        "train",
+        metadata,
+        T=f"{settings.get('T', 1.0):g}",
+        balanced=", after balancing" if settings.get("balanced") else "",
+        yield_table=yield_table(taxonomy, rows_by_config, domains),
+        results_sections="\n".join(parts),
+        summary=summary_text.rstrip(),
+    )
+    return atomic_write_text(root / "README.md", card)

@@ -7,8 +7,8 @@ A. **observe** (expensive, sharded, resumable): videos are grouped into shards o
    and writes ``.build/shards/shard-NNNNN.jsonl``, then - last - ``shard-NNNNN.done.json``
    (like video2dataset's per-shard stats file).  A resumed run skips shards whose done
    file names the same videos, and recomputes any other shard whole, so an interrupted
-   run neither loses nor duplicates a video.  Engines: a local process pool (default) or
-   Ray Data (``ray_engine.py``).
+   run neither loses nor duplicates a video.  Engines (``engine.py``): a local process pool
+   (default) or Ray Data (``ray_engine.py``); shards are written by ``shards.py``.
 B. **label** (cheap, recomputed every run from the observations): match, filter, balance.
 C. **cut** (per clip, resumable by construction): each labeled clip trimmed once into
    ``videos/`` (atomic files; existing ones are kept).
@@ -23,53 +23,34 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import multiprocessing as mp
-import os
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videonet_datasets.fsutil import atomic_write_json, atomic_write_text, stable_hash
+from videonet_datasets.fsutil import atomic_write_json, atomic_write_text
 from videonet_datasets.train_data.balance import balance_rows, load_embedder
+from videonet_datasets.train_data.config import BuildConfig
 from videonet_datasets.train_data.download import DownloadConfig, download_videos
+from videonet_datasets.train_data.engine import make_engine
 from videonet_datasets.train_data.filters import FILTERS
 from videonet_datasets.train_data.groundtruth import label_precision, localization_quality, read_ground_truth
 from videonet_datasets.train_data.manifest import Taxonomy, VideoRow, read_manifest, read_taxonomy
 from videonet_datasets.train_data.match import ActionMatcher
 from videonet_datasets.train_data.output import write_card, write_config
 from videonet_datasets.train_data.qa import check_domain_size
-from videonet_datasets.train_data.settings import BuildSettings
+from videonet_datasets.train_data.shards import Shard, perception_key, plan_shards, read_shard, shard_is_done
 from videonet_datasets.train_data.stages import (
-    PerceptionContext,
     clip_path,
-    cut_clip,
     finish_rows,
     label_observations,
-    observe_video,
 )
 from videonet_datasets.train_data.summary import format_summary
 
-__all__ = ["BuildReport", "Shard", "build_train", "plan_shards", "run_shard"]
+__all__ = ["BuildReport", "build_train"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int
-    rows: tuple[VideoRow, ...]
-
-    @property
-    def name(self) -> str:
-        return f"shard-{self.index:05d}"
-
-    @property
-    def video_ids(self) -> list[str]:
-        return [r.video_id for r in self.rows]
 
 
 @dataclass
@@ -83,157 +64,10 @@ class BuildReport:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
-def plan_shards(rows: Sequence[VideoRow], shard_size: int) -> list[Shard]:
-    return [Shard(i // shard_size, tuple(rows[i : i + shard_size])) for i in range(0, len(rows), shard_size)]
-
-
-def _shard_files(work: Path, shard: Shard) -> tuple[Path, Path]:
-    d = work / "shards"
-    return d / f"{shard.name}.jsonl", d / f"{shard.name}.done.json"
-
-
-def shard_is_done(work: Path, shard: Shard, fingerprint: str) -> bool:
-    data, done = _shard_files(work, shard)
-    if not (done.exists() and data.exists()):
-        return False
-    try:
-        meta = json.loads(done.read_text(encoding="utf-8"))
-    except ValueError:
-        return False
-    return meta.get("video_ids") == shard.video_ids and meta.get("perception") == fingerprint
-
-
-# ----------------------------------------------------------------------------- phase A workers
-
-_CTX: PerceptionContext | None = None
-_CTX_KEY: str | None = None
-
-
-def _context(settings: BuildSettings, names: dict[str, list[str]], threads: int) -> PerceptionContext:
-    """One context per process, reused across shards (models load once per worker)."""
-    global _CTX, _CTX_KEY
-    # The taxonomy's names feed the ASR prompt and the VLM prompt: part of the key, so a
-    # second build in the same process (another world) never reuses the first one's.
-    key = json.dumps([perception_key(settings, names), threads])
-    if _CTX is None or _CTX_KEY != key:
-        _CTX, _CTX_KEY = PerceptionContext(settings, names, threads), key
-    return _CTX
-
-
-def run_shard(
-    shard: Shard,
-    settings: BuildSettings,
-    names: dict[str, list[str]],
-    threads: int = 0,
-    tick: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """Observe every video of a shard; write its records, then its done file (last)."""
-    ctx = _context(settings, names, threads)
-    data, done = _shard_files(settings.work, shard)
-    records = []
-    for row in shard.rows:
-        records.append(observe_video(row, ctx))
-        if tick:
-            tick(1)
-    atomic_write_text(data, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    stats = {
-        "shard": shard.index,
-        "video_ids": shard.video_ids,
-        "perception": perception_key(settings, names),
-        "ok": sum(r["status"] == "ok" for r in records),
-        "failed": sum(r["status"] != "ok" for r in records),
-    }
-    atomic_write_json(done, stats)
-    return stats
-
-
-def _pool_shard(args: tuple) -> dict[str, Any]:
-    shard, settings, names, threads, queue = args
-
-    def tick(n: int) -> None:
-        if queue is not None:
-            queue.put(n)
-
-    return run_shard(shard, settings, names, threads, tick)
-
-
-def _workers(settings: BuildSettings) -> int:
-    return settings.workers or max(1, os.cpu_count() or 1)
-
-
-def _progress(total: int, desc: str, enabled: bool, unit: str = "video"):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled or total == 0)
-
-
-def _observe_local(pending: list[Shard], settings: BuildSettings, names: dict[str, list[str]]) -> None:
-    workers = min(_workers(settings), len(pending)) if pending else 0
-    total = sum(len(s.rows) for s in pending)
-    bar = _progress(total, "observe (localize + speech)", settings.progress)
-    try:
-        if workers <= 1:
-            for s in pending:
-                run_shard(s, settings, names, os.cpu_count() or 0, bar.update)
-            return
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        ctx = mp.get_context("spawn")  # no forked copies of loaded models or threads
-        with ctx.Manager() as manager:
-            queue = manager.Queue()
-            stop = threading.Event()
-
-            def drain() -> None:
-                while not stop.is_set() or not queue.empty():
-                    try:
-                        bar.update(queue.get(timeout=0.2))
-                    except Exception:  # queue.Empty, or the manager going away at shutdown
-                        continue
-
-            t = threading.Thread(target=drain, daemon=True)
-            t.start()
-            try:
-                with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                    futures = [
-                        pool.submit(_pool_shard, (s, settings, names, threads, queue)) for s in pending
-                    ]
-                    for fut in as_completed(futures):
-                        fut.result()  # a worker crash surfaces here; finished shards stay done
-            finally:
-                stop.set()
-                t.join()
-    finally:
-        bar.close()
-
-
-def _cut_local(tasks: list[dict[str, Any]], settings: BuildSettings) -> list[dict[str, Any]]:
-    results = []
-    bar = _progress(len(tasks), "cut clips", settings.progress, unit="clip")
-    try:
-        workers = min(_workers(settings), len(tasks))
-        if workers <= 1:
-            for t in tasks:
-                results.append(cut_clip(t))
-                bar.update(1)
-            return results
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            for r in pool.map(cut_clip, tasks, chunksize=4):
-                results.append(r)
-                bar.update(1)
-        return results
-    finally:
-        bar.close()
-
-
 # ----------------------------------------------------------------------------- the build
 
 
-def perception_key(settings: BuildSettings, names: dict[str, list[str]]) -> str:
-    """What decides a video's observation: the perception settings and the action names
-    (they are the ASR hotwords and the VLM's examples).  Recorded with every shard."""
-    return f"{settings.perception_fingerprint()}-{stable_hash(json.dumps(names, sort_keys=True)):016x}"
-
-
-def _check_work_dir(settings: BuildSettings, names: dict[str, list[str]]) -> None:
+def _check_work_dir(settings: BuildConfig, names: dict[str, list[str]]) -> None:
     """Refuse to resume with different perception settings or action names (the shards
     would mix two pipelines)."""
     path = settings.work / "build.json"
@@ -258,12 +92,7 @@ def _check_work_dir(settings: BuildSettings, names: dict[str, list[str]]) -> Non
 
 
 def _read_observations(work: Path, shards: Iterable[Shard]) -> list[dict[str, Any]]:
-    out = []
-    for s in shards:
-        data, _ = _shard_files(work, s)
-        with open(data, encoding="utf-8") as f:
-            out.extend(json.loads(line) for line in f if line.strip())
-    return out
+    return [o for s in shards for o in read_shard(work, s)]
 
 
 def _count_observations(obs: list[dict[str, Any]], c: Counter, reasons: Counter) -> None:
@@ -286,7 +115,7 @@ def _count_observations(obs: list[dict[str, Any]], c: Counter, reasons: Counter)
             c["asr:compute_ms"] += int(1000 * o["timing"].get("asr", 0.0))
 
 
-def _download(rows: list[VideoRow], settings: BuildSettings, c: Counter) -> tuple[list[VideoRow], list[dict]]:
+def _download(rows: list[VideoRow], settings: BuildConfig, c: Counter) -> tuple[list[VideoRow], list[dict]]:
     if not any(r.url and not (r.path and Path(r.path).exists()) for r in rows):
         return rows, []
     cfg = DownloadConfig(
@@ -300,7 +129,7 @@ def _download(rows: list[VideoRow], settings: BuildSettings, c: Counter) -> tupl
     return rep.rows, rep.failures
 
 
-def build_train(settings: BuildSettings, *, download_only: bool = False) -> BuildReport:
+def build_train(settings: BuildConfig, *, download_only: bool = False) -> BuildReport:
     """Run (or resume) the whole pipeline; returns counts, yields and precision."""
     taxonomy = read_taxonomy(settings.taxonomy)
     rows = read_manifest(settings.manifest, taxonomy)
@@ -329,12 +158,7 @@ def build_train(settings: BuildSettings, *, download_only: bool = False) -> Buil
             len(shards),
             len(shards) - len(pending),
         )
-        if settings.engine == "ray":
-            from videonet_datasets.train_data.ray_engine import observe_ray
-
-            observe_ray(pending, settings, names)
-        else:
-            _observe_local(pending, settings, names)
+        make_engine(settings.engine).observe(pending, settings, names)
 
     # B. label + balance (recomputed from the observations every run)
     observations = _read_observations(settings.work, shards)
@@ -365,7 +189,7 @@ def build_train(settings: BuildSettings, *, download_only: bool = False) -> Buil
 
 
 def _balance(
-    candidates: dict[str, list[dict[str, Any]]], settings: BuildSettings, c: Counter
+    candidates: dict[str, list[dict[str, Any]]], settings: BuildConfig, c: Counter
 ) -> dict[str, list[dict[str, Any]]]:
     """Each filter's rows after the optional caps and semantic resampling."""
     if not settings.balance.active:
@@ -385,7 +209,7 @@ def _balance(
     return selected
 
 
-def _cut(selected: dict[str, list[dict[str, Any]]], settings: BuildSettings, c: Counter) -> dict[str, str]:
+def _cut(selected: dict[str, list[dict[str, Any]]], settings: BuildConfig, c: Counter) -> dict[str, str]:
     """Trim every selected clip once into OUT/videos; returns the failed clips' errors."""
     out = settings.out
     clips: dict[str, dict[str, Any]] = {}
@@ -405,12 +229,7 @@ def _cut(selected: dict[str, list[dict[str, Any]]], settings: BuildSettings, c: 
                 },
             )
     tasks = sorted(clips.values(), key=lambda t: t["clip_uid"])
-    if settings.engine == "ray" and tasks:
-        from videonet_datasets.train_data.ray_engine import cut_ray
-
-        results = cut_ray(tasks, settings)
-    else:
-        results = _cut_local(tasks, settings)
+    results = make_engine(settings.engine).cut(tasks, settings) if tasks else []
     # Clips (and torn temporary files) of an earlier run with other labeling settings.
     for p in (out / "videos").glob("*.mp4") if (out / "videos").exists() else []:
         if p.stem not in clips:
@@ -428,7 +247,7 @@ def _write(
     observations: list[dict[str, Any]],
     taxonomy: Taxonomy,
     domains: list[str],
-    settings: BuildSettings,
+    settings: BuildConfig,
     c: Counter,
     reasons: Counter,
 ) -> BuildReport:
@@ -468,7 +287,7 @@ def _write(
     )
 
 
-def _settings_dict(settings: BuildSettings) -> dict[str, Any]:
+def _settings_dict(settings: BuildConfig) -> dict[str, Any]:
     d = dataclasses.asdict(settings)
     if d.get("vlm"):
         d["vlm"].pop("api_key", None)

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from videonet_datasets.train_data.config import BuildConfig
 from videonet_datasets.train_data.filters import FILTERS, Mention, apply_filters
 from videonet_datasets.train_data.localize import (
     LocalizeError,
@@ -37,7 +38,6 @@ from videonet_datasets.train_data.localize import (
 from videonet_datasets.train_data.manifest import Taxonomy, VideoRow
 from videonet_datasets.train_data.match import ActionMatcher
 from videonet_datasets.train_data.qa import make_qa
-from videonet_datasets.train_data.settings import BuildSettings
 from videonet_datasets.train_data.transcribe import Transcriber, Transcript, asr_prompt, load_transcriber
 from videonet_datasets.video import VideoDecodeError, probe_video, trim_clip
 
@@ -59,7 +59,7 @@ class PerceptionContext:
     """The models one worker needs, built on first use (a worker that never transcribes
     never loads Whisper)."""
 
-    def __init__(self, settings: BuildSettings, names_by_domain: dict[str, list[str]], asr_threads: int = 0):
+    def __init__(self, settings: BuildConfig, names_by_domain: dict[str, list[str]], asr_threads: int = 0):
         self.settings = settings
         self.names_by_domain = names_by_domain
         self.asr_threads = asr_threads

@@ -1,7 +1,7 @@
 """Word-level speech timestamps: WhisperX when installed, faster-whisper otherwise.
 
 The paper extracts word timestamps with WhisperX (§4.1).  WhisperX pins an older torch
-and cannot share this project's environment (ENGINEERING-NOTES), and its wav2vec2 aligner
+and cannot share this project's environment (whisperx 3.8 pins torch 2.8), and its wav2vec2 aligner
 downloads weights at run time, so ``backend="auto"`` uses WhisperX only when it imports
 *and* its aligner loads; otherwise faster-whisper's own cross-attention word timestamps
 (starts within ~0.13 s on espeak speech here, ends late by up to 1.4 s - which is why

@@ -6,7 +6,7 @@ which case packing more clips into one step costs little extra time and multipli
 samples seen per second.  This measures it on real packed rows (8 frames of the ``demo``
 world, the paper's 3 QA pairs per clip) rather than guessing.
 
-``python -m videonet_datasets.demo.steptime --batch 4,8,16,32 --model text_layers=4 --out p.jsonl``
+``python -m research.steptime --batch 4,8,16,32 --model text_layers=4 --out p.jsonl``
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from typing import Any
 
 import torch
 
+from research.probe import encode_task_rows, world_actions
+from videonet_datasets.config import parse_key_values
 from videonet_datasets.demo.clips import render_training_clips
-from videonet_datasets.demo.probe import encode_task_rows, world_actions
 from videonet_datasets.molmo2 import (
-    TinyMolmo2Spec,
+    TinyMolmo2Config,
     answer_loss,
     collate_packed,
     make_tiny_molmo2,
@@ -51,7 +52,7 @@ def profile_steps(
     torch.set_num_threads(threads)
     config = preset(world)
     clips = render_training_clips(config, [1], 2, fps=16.0, max_frames=frames, size=image_size)
-    spec = dataclasses.replace(TinyMolmo2Spec(), image_size=image_size, num_frames=frames, **(model or {}))
+    spec = dataclasses.replace(TinyMolmo2Config(), image_size=image_size, num_frames=frames, **(model or {}))
     net, processor = make_tiny_molmo2(spec, seed=0, embed_std=embed_std)
     rows = encode_task_rows(processor, clips, "paper", world_actions(config), 0)
     opt = torch.optim.AdamW(param_groups(net, {"vit": 1e-3, "connector": 1e-3, "llm": 1e-3}))
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", default="4,8,16,32", help="comma-separated batch sizes (packed clips)")
     p.add_argument(
-        "--model", action="append", default=[], metavar="FIELD=VALUE", help="TinyMolmo2Spec override"
+        "--model", action="append", default=[], metavar="FIELD=VALUE", help="TinyMolmo2Config override"
     )
     p.add_argument("--image-size", type=int, default=56)
     p.add_argument("--frames", type=int, default=8)
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--world", default="demo", help="synth preset whose clips are used")
     p.add_argument("--out", help="JSON-lines file to append the rows to")
     args = p.parse_args(argv)
-    model = {k: int(v) for k, _, v in (m.partition("=") for m in args.model)}
+    model = parse_key_values(",".join(args.model), TinyMolmo2Config, where="--model")
     rows = profile_steps(
         [int(b) for b in args.batch.split(",")], world=args.world, model=model, image_size=args.image_size,
         frames=args.frames, steps=args.steps, threads=args.threads,

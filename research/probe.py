@@ -17,7 +17,7 @@ answer is about learnability, not about the weak-label pipeline:
   what greedy decoding emits once the model answers in format), with the clip's full
   frames and with its middle frame only.
 
-``python -m videonet_datasets.demo.probe --bench DIR --out results.jsonl [--set key=value ...]``
+``python -m research.probe --bench DIR --out results.jsonl [--set key=value ...]``
 runs one configuration and appends its measurements (one JSON line) to ``results.jsonl``.
 """
 
@@ -39,10 +39,12 @@ import numpy as np
 import torch
 
 from videonet_datasets.annotations import Action
+from videonet_datasets.config import ConfigError, parse_key_values
 from videonet_datasets.demo.clips import LabeledClip, render_training_clips, world_domains
-from videonet_datasets.demo.pretrain import GENERIC_NAMES, _text, heldout_accuracy, pretrain_qas
+from videonet_datasets.demo.pretrain import GENERIC_NAMES, heldout_accuracy, pretrain_qas
+from videonet_datasets.finetune.data import question_text
 from videonet_datasets.molmo2 import (
-    TinyMolmo2Spec,
+    TinyMolmo2Config,
     answer_loss,
     collate_examples,
     collate_packed,
@@ -83,7 +85,7 @@ TASKS = ("paper", "still", "direction", "classify", "generic", "generic_classify
 @dataclass
 class ProbeConfig:
     """One experiment.  World fields select the synthetic actions; model fields override
-    :class:`TinyMolmo2Spec`; training fields are the optimisation."""
+    :class:`TinyMolmo2Config`; training fields are the optimisation."""
 
     # world
     preset: str = "default"
@@ -93,7 +95,7 @@ class ProbeConfig:
     image_size: int = 56
     fps: float = 4.0
     max_frames: int = 16
-    # model (TinyMolmo2Spec overrides)
+    # model (TinyMolmo2Config overrides)
     model: dict[str, Any] = field(default_factory=dict)
     init_seed: int = 0
     embed_std: float | None = None  # re-draw token + ViT position embeddings with this std
@@ -125,9 +127,9 @@ class ProbeConfig:
     def world(self) -> SynthConfig:
         return preset(self.preset, domains=self.domains, actions_per_domain=self.actions_per_domain)
 
-    def spec(self) -> TinyMolmo2Spec:
+    def spec(self) -> TinyMolmo2Config:
         return dataclasses.replace(
-            TinyMolmo2Spec(), image_size=self.image_size, num_frames=self.max_frames, **self.model
+            TinyMolmo2Config(), image_size=self.image_size, num_frames=self.max_frames, **self.model
         )
 
 
@@ -160,7 +162,7 @@ def _qas(clip: LabeledClip, actions: Mapping[str, Sequence[Action]], seed: int) 
     domain_actions = actions[clip.domain]
     action = next(a for a in domain_actions if a.name == clip.action)
     return [
-        (_text(qa["prompt"]), qa["answer"])
+        (question_text(qa["prompt"]), qa["answer"])
         for qa in make_qa(action, domain_actions, clip_uid=clip.uid, seed=seed)
     ]
 
@@ -307,18 +309,6 @@ def evaluate(
 
 
 @torch.no_grad()
-def task_accuracy(
-    model, rows: Sequence[Mapping[str, torch.Tensor]], pad_token_id: int, batch_size: int = 8
-) -> float:
-    """Share of packed QAs whose answer tokens are all the argmax under teacher forcing
-    (= greedy decoding's answer for these short answers)."""
-    return heldout_accuracy(model, rows, pad_token_id)["all"]
-
-
-#: Per QA position ("qa1", "qa2", ...; ``paper``: binary yes, binary no, MC) and overall ("all").
-task_accuracy_by_qa = heldout_accuracy
-
-
 # ----------------------------------------------------------------------------- training
 
 
@@ -436,7 +426,7 @@ def run_probe(
                 metrics = (
                     evaluate(model, processor, questions) if cfg.bench_in_history or step == total else {}
                 )
-                by_qa = task_accuracy_by_qa(model, heldout_rows, pad)
+                by_qa = heldout_accuracy(model, heldout_rows, pad)
                 metrics["heldout_task_acc"] = by_qa.pop("all")
                 metrics["heldout_by_qa"] = {k: round(v, 1) for k, v in sorted(by_qa.items())}
                 rec = {"step": step, "task": task, "loss": round(float(np.mean(losses[-cfg.eval_every :])), 4),
@@ -501,11 +491,12 @@ def results_table(path: str | Path) -> str:
     return "\n".join(lines)
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+def probe_config(items: Sequence[str]) -> ProbeConfig:
+    """``--set KEY=VALUE`` items (JSON/YAML values, e.g. ``stages=[["still", 500]]``) over the defaults."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        overrides.update(parse_key_values(item, ProbeConfig, where="--set", sep=None))
+    return ProbeConfig(**overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -522,16 +513,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.bench:
         p.error("--bench is required to run an experiment")
-    fields = {f.name for f in dataclasses.fields(ProbeConfig)}
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in fields:
-            p.error(f"unknown field {key!r}; fields: {sorted(fields)}")
-        overrides[key] = _parse_value(value)
-    if isinstance(overrides.get("domains"), list):
-        overrides["domains"] = tuple(overrides["domains"])
-    cfg = ProbeConfig(**overrides)
+    try:
+        cfg = probe_config(args.set)
+    except ConfigError as e:
+        p.error(str(e))
     result = run_probe(cfg, args.bench, log=lambda m: print(m, flush=True))
     with open(args.out, "a") as f:
         f.write(json.dumps(result) + "\n")

@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from videonet_datasets.commands.base import UsageError
+from videonet_datasets.config import split_key_values
+
 if TYPE_CHECKING:
     from videonet_datasets.annotations import Action
     from videonet_datasets.negatives.llm import RoundConfig
@@ -113,13 +116,9 @@ def round_configs(model: str | None, specs: list[str]) -> dict[int, RoundConfig]
         if not sep or not number.strip().isdigit() or int(number) not in configs:
             raise ValueError(f"--round {spec!r}: expected N:KEY=VALUE with N in 1-4")
         n = int(number)
-        for item in body.split(","):
-            key, eq, raw = item.partition("=")
-            key = key.strip()
-            if not eq or not key:
-                raise ValueError(f"--round {spec!r}: {item!r} is not KEY=VALUE")
+        for key, raw in split_key_values(body, where=f"--round {spec!r}"):
             try:
-                configs[n] = configs[n].updated(key, _parse_value(key, raw.strip()))
+                configs[n] = configs[n].updated(key, _parse_value(key, raw))
             except ValueError as e:
                 raise ValueError(f"--round {spec!r}: bad value for {key}: {e}") from None
     return configs
@@ -158,23 +157,11 @@ def _print_summary(report: dict[str, Any]) -> None:
         print(line)
 
 
-class _Abort(Exception):
-    """Bad input or an unusable setup: message for stderr, exit code 2."""
-
-
 Tables = dict[str, dict[str, tuple[str, ...]]]
 Exclusions = dict[str, set[frozenset[str]]]
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except _Abort as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
     from videonet_datasets.annotations import NEGATIVES_FILE, AnnotationError
     from videonet_datasets.negatives.exclusions import read_exclusions
     from videonet_datasets.negatives.report import write_report
@@ -188,18 +175,18 @@ def _run(args: argparse.Namespace) -> int:
     root = Path(args.annotations)
     output: Path = args.output or root / NEGATIVES_FILE
     if output.exists() and not args.force:
-        raise _Abort(f"{output} exists; pass --force to replace it")
+        raise UsageError(f"{output} exists; pass --force to replace it")
     try:
         domains = read_domain_actions(root)
         names = {d: [a.name for a in acts] for d, acts in domains.items()}
         exclusions, warnings = read_exclusions(args.exclude, names) if args.exclude else ({}, [])
     except AnnotationError as e:
-        raise _Abort(str(e)) from None
+        raise UsageError(str(e)) from None
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     small = [f"{d!r} ({len(acts)})" for d, acts in domains.items() if len(acts) < MIN_DOMAIN_SIZE]
     if small:
-        raise _Abort(
+        raise UsageError(
             f"every action needs {MIN_DOMAIN_SIZE - 1} distinct other actions of its domain as negatives, so a "
             f"domain needs at least {MIN_DOMAIN_SIZE} actions: " + ", ".join(small)
         )
@@ -217,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             configs = round_configs(args.model, args.round)
         except ValueError as e:
-            raise _Abort(str(e)) from None
+            raise UsageError(str(e)) from None
         tables, report = _run_llm(args, domains, exclusions, configs, output, base)
     else:
         tables, report = _run_offline(args, domains, exclusions, base)
@@ -227,7 +214,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             write_negatives_csv(output, text, force=args.force)
         except FileExistsError as e:  # appeared while we were mining
-            raise _Abort(str(e)) from None
+            raise UsageError(str(e)) from None
         report["written"] = True
     json_path, md_path = write_report(report_stem, report)
     _print_summary(report)
@@ -255,7 +242,7 @@ def _run_offline(
     try:
         results, embed_s = mine_offline(domains, embed, exclusions, progress=True)
     except (AssignmentError, RuntimeError) as e:  # a domain with no possible table; model missing
-        raise _Abort(str(e)) from None
+        raise UsageError(str(e)) from None
     total = time.perf_counter() - t0
     assign_s = sum(r.seconds for r in results.values())
     report = {
