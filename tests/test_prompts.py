@@ -1,4 +1,6 @@
-"""The prompt builder: byte-exact against the paper's templates (App. C.1, Figure 19), and its structure."""
+"""The prompt builder: byte-exact against the official release's wording (the question files of
+``RAIVNLab/VideoNet``, quoted below) and, where the release agrees with it, the paper's templates
+(App. C.1, Figure 19); and its structure."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from videonet_datasets.prompts import (
     TextPart,
     VideoSlot,
     a_or_an,
+    apply_variant,
     binary_prompt,
     binary_target,
     letter_index,
@@ -35,10 +38,30 @@ Please respond with only the letter of the correct answer.
 SPEC_0SHOT = """Recall that <a OR an> <ACTION> is <a OR an> <SUBDOMAIN> in <DOMAIN>. Does the following video show <a OR an> <ACTION>? Please reason through your answer. It is critical that you output 'yes' or 'no' on the final line of your answer.
 <VIDEO>"""
 
+# The appendix's k-shot template (paper App. C.1).  The release - what the numbers were measured
+# with - says it differently; the builder follows the release (RELEASED_* below).
 SPEC_KSHOT = """The following <k> videos show <a OR an> <ACTION>, which is <a OR an> <SUBDOMAIN> in <DOMAIN>.
 <VIDEO EXAMPLES>
 Now consider the following video. Is it also <a OR an> <ACTION>? Please reason through your answer. It is critical that you output 'yes' or 'no' on the final line of your answer.
 <VIDEO>"""
+
+# The released wording, as the official question files write it (RAIVNLab/VideoNet benchmarks/*.jsonl).
+RELEASED_0SHOT = (
+    "Recall that a Biellmann Spin is an action in Figure Skating. Does the following video show a Biellmann "
+    "Spin? Please reason through your answer. It is critical that you output 'yes' or 'no' on the final line "
+    "of your answer."
+)
+RELEASED_1SHOT_INTRO = "The following video shows a Biellmann Spin, which is an action in Figure Skating. Examine the video closely."
+RELEASED_2SHOT_INTRO = (
+    "The following two videos show a Biellmann Spin, which is an action in Figure Skating. Examine the videos "
+    "closely."
+)
+RELEASED_3SHOT_INTRO = RELEASED_2SHOT_INTRO.replace("two videos", "three videos")
+RELEASED_QUESTION = (
+    "Now consider the following video. Does it also show a Biellmann Spin? Please reason through your answer. "
+    "It is critical that you output 'yes' or 'no' on the final line of your answer."
+)
+RELEASED_PENALTY = "Recall that a Pass Interference is a Penalty in American Football."
 
 SPEC_BALANCED = (
     "An appropriate instance of <ACTION> must include all essential defining elements, but minor "
@@ -64,7 +87,7 @@ def _fill_binary(template: str, action: str, sub: str, domain: str, k: int = 0) 
     out = out.replace("<ACTION>", action).replace("<SUBDOMAIN>", sub).replace("<DOMAIN>", domain)
     if k:
         out = out.replace("<k>", str(k)).replace("<VIDEO EXAMPLES>", "\n".join(["<VIDEO>"] * k))
-        if k == 1:  # the toolkit's singular (prompts.py): "videos" -> "video"
+        if k == 1:  # the appendix's template with only the noun made singular
             out = out.replace("1 videos show", "1 video show")
     return out
 
@@ -127,28 +150,64 @@ def test_binary_0shot_literal_and_articles() -> None:
     )
 
 
+def test_binary_prompts_are_the_released_wording() -> None:
+    """The builder's binary prompts equal the release's text, byte for byte, for k = 0..3."""
+    zero = binary_prompt("Biellmann Spin", "Figure Skating")
+    assert zero.plain_text() == RELEASED_0SHOT
+    for k, intro in ((1, RELEASED_1SHOT_INTRO), (2, RELEASED_2SHOT_INTRO), (3, RELEASED_3SHOT_INTRO)):
+        prompt = binary_prompt("Biellmann Spin", "Figure Skating", k=k)
+        assert prompt.render("<V>") == "\n".join([intro, *["<V>"] * k, RELEASED_QUESTION, "<V>"])
+        assert prompt.num_examples == k
+        assert [s.example for s in prompt.video_slots] == [*range(k), None]
+    penalty = binary_prompt("Pass Interference", "American Football", "Penalty").plain_text()
+    assert penalty.startswith(RELEASED_PENALTY + " Does the following video show a Pass Interference?")
+    assert (
+        binary_prompt("Ollie", "Skateboarding", k=5).plain_text().startswith("The following five videos show")
+    )
+    assert (
+        binary_prompt("Ollie", "Skateboarding", k=12).plain_text().startswith("The following 12 videos show")
+    )
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
-@pytest.mark.parametrize(
-    ("action", "sub"), [("Ollie", "action"), ("Tail Grab", "grab"), ("Inside Zone", "run")]
-)
-def test_binary_kshot_is_byte_exact(k: int, action: str, sub: str) -> None:
-    prompt = binary_prompt(action, "Skateboarding", sub, k=k)
-    assert prompt.render("<VIDEO>") == _fill_binary(SPEC_KSHOT, action, sub, "Skateboarding", k)
-    assert prompt.num_examples == k
-    assert [s.example for s in prompt.video_slots] == [*range(k), None]
+def test_binary_kshot_differs_from_the_appendix_only_where_the_release_does(k: int) -> None:
+    """The appendix's k-shot template with the release's three edits gives the builder's text."""
+    appendix = _fill_binary(SPEC_KSHOT, "Ollie", "action", "Skateboarding", k)
+    released = (
+        appendix.replace(
+            f"{k} videos show" if k > 1 else "1 video show",
+            {1: "video shows", 2: "two videos show", 3: "three videos show"}[k],
+        )
+        .replace(
+            "in Skateboarding.\n", f"in Skateboarding. Examine the video{'s' if k > 1 else ''} closely.\n", 1
+        )
+        .replace("Is it also an Ollie?", "Does it also show an Ollie?")
+    )
+    assert binary_prompt("Ollie", "Skateboarding", k=k).render("<VIDEO>") == released
 
 
-def test_binary_kshot_singular_and_plural_literals() -> None:
-    one = binary_prompt("Ollie", "Skateboarding", k=1).render("<V>")
-    assert one.startswith(
-        "The following 1 video show an Ollie, which is an action in Skateboarding.\n<V>\nNow"
-    )
-    three = binary_prompt("Ollie", "Skateboarding", k=3).render("<V>")
-    assert three == (
-        "The following 3 videos show an Ollie, which is an action in Skateboarding.\n<V>\n<V>\n<V>\n"
-        "Now consider the following video. Is it also an Ollie? Please reason through your answer. "
-        "It is critical that you output 'yes' or 'no' on the final line of your answer.\n<V>"
-    )
+def test_stored_questions_round_trip_and_keep_their_order() -> None:
+    prompt = binary_prompt("Biellmann Spin", "Figure Skating", k=2)
+    entries = prompt.to_question("t.mp4", ["a.mp4", "b.mp4"])
+    assert [e["type"] for e in entries] == ["text", "video", "video", "text", "video"]
+    assert [e["video"] for e in entries if e["type"] == "video"] == ["a.mp4", "b.mp4", "t.mp4"]
+    assert Prompt.from_question(entries) == prompt
+    assert Prompt.question_videos(entries) == (["a.mp4", "b.mp4"], "t.mp4")
+    # The release's own grammar ("Crossovers are") is kept verbatim when read back.
+    stored = [
+        {"type": "text", "text": "Recall that Crossovers are an action in Figure Skating. Does the following video show Crossovers? Please reason through your answer. It is critical that you output 'yes' or 'no' on the final line of your answer."},
+        {"type": "video", "video": "x.mp4"},
+    ]  # fmt: skip
+    read = Prompt.from_question(stored)
+    assert read.plain_text() == stored[0]["text"] and read.num_examples == 0
+    lenient = apply_variant(read, "lenient", "Crossovers").plain_text()
+    assert lenient == stored[0]["text"].replace(DEFAULT_REASONING, SPEC_LENIENT)
+    with pytest.raises(ValueError, match="type must be"):
+        Prompt.from_question([{"type": "image", "image": "x.png"}])
+    with pytest.raises(ValueError, match="at least one video"):
+        Prompt.from_question([{"type": "text", "text": "hello"}])
+    with pytest.raises(ValueError, match="exactly once"):
+        apply_variant(mc_prompt("Skateboarding", ["Ollie", "Kickflip"]), "balanced", "Ollie")
 
 
 @pytest.mark.parametrize("subdomain", [None, "", "   "])
@@ -188,8 +247,8 @@ def test_definition_ablation_wording() -> None:
     )
     kshot = binary_prompt("Ollie", "Skateboarding", k=2, definition="Pops the tail.").render("<V>")
     assert kshot.startswith(
-        "The following 2 videos show an Ollie, which is an action in Skateboarding. Here is its definition: "
-        "Pops the tail.\n<V>\n<V>\nNow consider"
+        "The following two videos show an Ollie, which is an action in Skateboarding. Here is its definition: "
+        "Pops the tail. Examine the videos closely.\n<V>\n<V>\nNow consider"
     )
     with pytest.raises(ValueError, match="definition"):
         binary_prompt("Ollie", "Skateboarding", definition="   ")

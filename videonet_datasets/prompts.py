@@ -4,18 +4,36 @@ Evaluation (``videonet_lmms_tasks``), the weakly-labeled training QA pairs and t
 fine-tuning recipe all build their questions here, so a model is trained on exactly the
 words it is evaluated with.  Every function is pure and deterministic.
 
-The texts are the paper's App. C.1 prompts word for word, with straight ASCII quotes and
-the paper's typographic line wrapping removed (``tests/test_prompts.py`` checks them against
-the paper's pages).  Where the paper leaves a choice open the decision is documented next
-to the code:
+**The wording is the official release's** (``RAIVNLab/VideoNet`` ``benchmarks/*.jsonl``:
+the question files the paper's numbers were measured with; the paper's App. C.1 only says
+its printed prompts "closely resemble" them).  Multiple choice is the appendix's text; the
+binary prompts differ from the appendix in the k-shot form::
 
-* k = 1 says "The following 1 video show ..." - only "videos" becomes "video", nothing
-  else changes, so results stay comparable with the paper's 3-shot text even though the
-  verb does not agree.  The paper publishes only the 3-shot text (App. C.1).
-* The paper's Figure 19 prints its 3-shot prompts as "videos show *examples of* <a> X"
-  with extra line breaks; the App. C.1 prompt has neither, and we follow it.
+    Recall that a Biellmann Spin is an action in Figure Skating. Does the following video show a
+    Biellmann Spin? Please reason through your answer. It is critical that you output 'yes' or 'no'
+    on the final line of your answer.
+    <VIDEO>
+
+    The following video shows a Biellmann Spin, which is an action in Figure Skating. Examine the
+    video closely.                                 (k = 2, 3: "The following two/three videos show
+    <VIDEO EXAMPLES>                                ... Examine the videos closely.")
+    Now consider the following video. Does it also show a Biellmann Spin? Please reason through
+    your answer. It is critical that you output 'yes' or 'no' on the final line of your answer.
+    <VIDEO>
+
+Names are used exactly as the annotations write them (the release's own files write Title Case
+in binary prompts and lower case in MC options, with hand-written grammar for plurals -
+"Recall that Crossovers are an action ..."; :func:`binary_prompt` applies the paper's a/an rule
+and cannot know a name is plural: data imported from the release keep their stored text, see
+:meth:`Prompt.from_question`).  Other decisions, documented next to the code:
+
+* k beyond three is written in words up to ten ("four videos"), then in digits: the release
+  stops at three.
 * The "video plus the action's definition" ablation (paper §5.2, App. D Table 11) has no
-  published wording: :data:`DEFINITION_TEMPLATE` is our choice.
+  published wording: :data:`DEFINITION_TEMPLATE` is our choice, inserted after the first
+  sentence.
+* The "balanced"/"lenient" variants (paper Figure 19) replace "Please reason through your
+  answer." - on built prompts and on stored (imported) ones alike (:func:`apply_variant`).
 * The "single middle frame" ablation keeps the video wording: the paper (App. D) only says
   the middle frame "is provided" instead of the video, nothing about the prompt, so the
   frame choice belongs to the sampler (``videonet_datasets.video.sample_frames(middle=True)``)
@@ -24,7 +42,9 @@ to the code:
 A prompt is a :class:`Prompt`: an ordered tuple of text parts and video slots (the test
 video or the i-th in-context example), which renders to one string with a placeholder
 token (simple models), to lmms-eval's interleaved chat content (chat models; needed for
-k-shot), or to its plain text.
+k-shot), to its plain text, or to the release's question entries
+(``[{"type": "text", "text": ...}, {"type": "video", "video": "<file>.mp4"}, ...]``,
+:meth:`Prompt.to_question`; read back with :meth:`Prompt.from_question`).
 """
 
 from __future__ import annotations
@@ -50,12 +70,15 @@ __all__ = [
     "PromptVariant",
     "TextPart",
     "VideoSlot",
+    "QuestionEntry",
     "a_or_an",
+    "apply_variant",
     "binary_prompt",
     "binary_target",
     "letter_index",
     "mc_prompt",
     "mc_target",
+    "number_words",
     "option_letters",
 ]
 
@@ -158,6 +181,8 @@ class VideoSlot:
 
 PromptPart = TextPart | VideoSlot
 VideoRef = str | os.PathLike | Mapping[str, Any]
+#: One entry of a stored question: ``{"type": "text"|"video", "text": str|None, "video": str|None}``.
+QuestionEntry = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -229,6 +254,71 @@ class Prompt:
         """One chat turn (lmms-eval ``doc_to_messages`` format) holding :meth:`to_content`."""
         return [{"role": role, "content": self.to_content(test_video, example_videos)}]
 
+    def to_question(self, test_video: str, example_videos: Sequence[str] = ()) -> list[QuestionEntry]:
+        """The release's question entries: ``{"type": "text", "text", "video": None}`` and
+        ``{"type": "video", "text": None, "video": <file name>}`` in prompt order.
+
+        Every entry carries both keys (one of them None) so a column of them has one schema.
+        """
+        if isinstance(example_videos, str) or len(example_videos) != self.num_examples:
+            raise ValueError(
+                f"this prompt needs {self.num_examples} in-context example video(s), got {example_videos!r}"
+            )
+        out: list[QuestionEntry] = []
+        for part in self.parts:
+            if isinstance(part, TextPart):
+                out.append({"type": "text", "text": part.text, "video": None})
+            else:
+                name = test_video if part.is_test else example_videos[part.example]
+                out.append({"type": "video", "text": None, "video": str(name)})
+        return out
+
+    @classmethod
+    def from_question(cls, entries: Sequence[Mapping[str, Any]]) -> Prompt:
+        """The prompt a stored question (the release's ``question`` list) asks, in its stored order.
+
+        Text entries become text parts verbatim; video entries become video slots: the last
+        one is the test video, the ones before it the in-context examples in order (the
+        release's layout).  Raises ``ValueError`` on an entry that is neither, on empty text,
+        or when there is no video.
+        """
+        if isinstance(entries, (str, bytes)) or not isinstance(entries, Sequence) or not entries:
+            raise ValueError(f"a stored question is a non-empty list of entries, got {entries!r}")
+        kinds = []
+        for i, entry in enumerate(entries):
+            kind = entry.get("type") if isinstance(entry, Mapping) else None
+            if kind == "text":
+                if not isinstance(entry.get("text"), str) or not entry["text"].strip():
+                    raise ValueError(
+                        f"question entry {i}: a text entry needs non-empty 'text', got {entry!r}"
+                    )
+            elif kind == "video":
+                if not isinstance(entry.get("video"), str) or not entry["video"].strip():
+                    raise ValueError(f"question entry {i}: a video entry needs a file name, got {entry!r}")
+            else:
+                raise ValueError(f"question entry {i}: type must be 'text' or 'video', got {entry!r}")
+            kinds.append(kind)
+        n_videos = kinds.count("video")
+        if not n_videos:
+            raise ValueError("a stored question must show at least one video")
+        parts: list[PromptPart] = []
+        seen = 0
+        for entry, kind in zip(entries, kinds):
+            if kind == "text":
+                parts.append(TextPart(entry["text"]))
+            else:
+                seen += 1
+                parts.append(VideoSlot() if seen == n_videos else VideoSlot(seen - 1))
+        return cls(tuple(parts))
+
+    @staticmethod
+    def question_videos(entries: Sequence[Mapping[str, Any]]) -> tuple[list[str], str]:
+        """(in-context example file names, test video file name) of a stored question."""
+        names = [str(e["video"]) for e in entries if isinstance(e, Mapping) and e.get("type") == "video"]
+        if not names:
+            raise ValueError("a stored question must show at least one video")
+        return names[:-1], names[-1]
+
 
 def _video_item(ref: VideoRef) -> dict[str, Any]:
     if isinstance(ref, Mapping):
@@ -297,6 +387,40 @@ def _reasoning_text(action: str, variant: str) -> str:
     raise ValueError(f"unknown prompt variant {variant!r}; choose one of {', '.join(PROMPT_VARIANTS)}")
 
 
+def apply_variant(prompt: Prompt, variant: PromptVariant, action: str) -> Prompt:
+    """``prompt`` with "Please reason through your answer." replaced by the variant's text
+    (paper App. E.3: "balanced" names ``action``; "lenient" itself ends with that sentence).
+
+    Works on any binary prompt - built here or stored in imported data - because every
+    binary prompt of the release and of :func:`binary_prompt` carries the sentence exactly
+    once, before the final-line instruction.  ``"default"`` returns ``prompt`` unchanged.
+
+    Raises:
+        ValueError: unknown variant, or the prompt has no such sentence (not a binary prompt).
+    """
+    text = _reasoning_text(_required(action, "action"), variant)
+    if variant == "default":
+        return prompt
+    hits = [i for i, p in enumerate(prompt.parts) if isinstance(p, TextPart) and DEFAULT_REASONING in p.text]
+    if len(hits) != 1 or prompt.parts[hits[0]].text.count(DEFAULT_REASONING) != 1:  # type: ignore[union-attr]
+        raise ValueError(
+            f"the {variant!r} variant replaces {DEFAULT_REASONING!r}, which this prompt does not contain "
+            "exactly once (not a VideoNet binary prompt)"
+        )
+    i = hits[0]
+    parts = list(prompt.parts)
+    parts[i] = TextPart(prompt.parts[i].text.replace(DEFAULT_REASONING, text))  # type: ignore[union-attr]
+    return Prompt(tuple(parts))
+
+
+_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def number_words(k: int) -> str:
+    """How the release writes a count of videos: "two", "three" (digits beyond ten)."""
+    return _NUMBER_WORDS[k] if 0 <= k < len(_NUMBER_WORDS) else str(k)
+
+
 def binary_prompt(
     action: str,
     domain: str,
@@ -305,14 +429,17 @@ def binary_prompt(
     variant: PromptVariant = "default",
     definition: str | None = None,
 ) -> Prompt:
-    """The binary yes/no question, 0-shot or k-shot (paper App. C.1; variants App. E.3).
+    """The binary yes/no question, 0-shot or k-shot, in the official release's wording
+    (module docstring; variants paper App. E.3).
 
-    * ``k = 0``: one sentence-line naming the action, subdomain and domain, the question and
-      the instruction, then the test video.
-    * ``k >= 1``: "The following <k> videos show ...", the k example videos, "Now consider
-      the following video. Is it also ...?" plus the instruction, then the test video.
+    * ``k = 0``: one line naming the action, subdomain and domain, the question and the
+      instruction, then the test video.
+    * ``k >= 1``: "The following video shows ..." / "The following two videos show ...",
+      "Examine the video(s) closely.", the k example videos, "Now consider the following
+      video. Does it also show ...?" plus the instruction, then the test video.
     * ``variant``: "balanced" / "lenient" replace "Please reason through your answer." (the
-      lenient text ends with that sentence itself); "It is critical that ..." stays last.
+      lenient text ends with that sentence itself); "It is critical that ..." stays last
+      (:func:`apply_variant`).
     * ``definition``: the "video plus definition" ablation - our wording
       (:data:`DEFINITION_TEMPLATE`) right after the first sentence.  Whitespace runs in the
       definition are collapsed and a final period added if missing.
@@ -324,8 +451,8 @@ def binary_prompt(
     sub = _subdomain(subdomain)
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise ValueError(f"k (number of in-context examples) must be a non-negative integer, got {k!r}")
-    reasoning = _reasoning_text(action, variant)
-    closing = f"{reasoning} {FINAL_LINE_INSTRUCTION}"
+    _reasoning_text(action, variant)  # unknown variants fail before anything is built
+    closing = f"{DEFAULT_REASONING} {FINAL_LINE_INSTRUCTION}"
     art_action, art_sub = a_or_an(action), a_or_an(sub)
     def_sentence = None
     if definition is not None:
@@ -339,15 +466,18 @@ def binary_prompt(
         if def_sentence:
             sentences.append(def_sentence)
         sentences += [f"Does the following video show {art_action} {action}?", closing]
-        return Prompt((TextPart(" ".join(sentences)), VideoSlot()))
+        prompt = Prompt((TextPart(" ".join(sentences)), VideoSlot()))
+        return apply_variant(prompt, variant, action)
 
-    noun_verb = "video show" if k == 1 else "videos show"  # only the noun becomes singular
-    intro = f"The following {k} {noun_verb} {art_action} {action}, which is {art_sub} {sub} in {domain}."
+    shown = "video shows" if k == 1 else f"{number_words(k)} videos show"
+    intro = [f"The following {shown} {art_action} {action}, which is {art_sub} {sub} in {domain}."]
     if def_sentence:
-        intro = f"{intro} {def_sentence}"
-    question = f"Now consider the following video. Is it also {art_action} {action}? {closing}"
+        intro.append(def_sentence)
+    intro.append(f"Examine the {'video' if k == 1 else 'videos'} closely.")
+    question = f"Now consider the following video. Does it also show {art_action} {action}? {closing}"
     examples = tuple(VideoSlot(i) for i in range(k))
-    return Prompt((TextPart(intro), *examples, TextPart(question), VideoSlot()))
+    prompt = Prompt((TextPart(" ".join(intro)), *examples, TextPart(question), VideoSlot()))
+    return apply_variant(prompt, variant, action)
 
 
 # --------------------------------------------------------------------------- training targets
