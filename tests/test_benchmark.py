@@ -20,6 +20,7 @@ from videonet_datasets.benchmark.build import build_benchmark
 from videonet_datasets.benchmark.qa import build_question_sets
 from videonet_datasets.benchmark.schema import ALL_CONFIGS, BINARY_SHOTS, binary_config
 from videonet_datasets.cli import main
+from videonet_datasets.prompts import binary_prompt, mc_prompt
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,19 @@ def test_mc_rules(ann_dir: Path) -> None:
     assert sorted(r["clip_id"] for r in test + val) == sorted(c.clip_id for c in ann.clips)
     # Seeded shuffles spread the answer over the letters.
     assert len(Counter(r["answer"] for r in test + val)) == 4
+    # The release's structure: clip 1 is the validation question, clips 2-5 are test-1..4;
+    # keys <id>-mcq-val-1 / <id>-mcq-test-<n>, <id> the action's 1-based position.
+    for i, (key, _) in enumerate(ann.actions.items(), start=1):
+        own = ann.clips_of(*key)
+        mine = {r["question_id"]: r for r in test + val if (r["domain"], r["action"]) == key}
+        assert mine[f"{i}-mcq-val-1"]["clip_id"] == own[0].clip_id
+        assert [mine[f"{i}-mcq-test-{n}"]["clip_id"] for n in range(1, 5)] == [c.clip_id for c in own[1:]]
+        assert {r["action_id"] for r in mine.values()} == {str(i)}
+        # One wrong-option set per action, in a per-question order.
+        assert len({frozenset(r["options"]) for r in mine.values()}) == 1
+    # The stored question is the prompt builder's text with the clip as its video entry.
+    r = val[0]
+    assert r["question"] == mc_prompt(r["domain"], r["options"]).to_question(f"{r['clip_id']}.mp4")
 
 
 def test_binary_rules(ann_dir: Path) -> None:
@@ -73,10 +87,24 @@ def test_binary_rules(ann_dir: Path) -> None:
                 by_action[(r["domain"], r["action"])].append(r)
             for key, rs in by_action.items():
                 own = ann.clips_of(*key)
+                aid = str(list(ann.actions).index(key) + 1)
                 assert Counter(r["label"] for r in rs) == {"yes": 2, "no": 2}
                 assert [r["clip_id"] for r in rs if r["label"] == "yes"] == [own[3].clip_id, own[4].clip_id]
+                assert [r["question_id"] for r in rs] == [
+                    f"{aid}-pos-1",
+                    f"{aid}-pos-2",
+                    f"{aid}-neg-1",
+                    f"{aid}-neg-2",
+                ]
                 neg_actions = [r["clip_action"] for r in rs if r["label"] == "no"]
                 assert len(set(neg_actions)) == 2 and key[1] not in neg_actions
+                # A negative is always the other action's clip 4 (the release's test-3 clip).
+                for r in rs:
+                    if r["label"] == "no":
+                        assert r["clip_id"] == ann.clips_of(key[0], r["clip_action"])[3].clip_id
+                    examples = [f"{c}.mp4" for c in r["example_clip_ids"]]
+                    prompt = binary_prompt(r["action"], r["domain"], r["subdomain"], k=k)
+                    assert r["question"] == prompt.to_question(f"{r['clip_id']}.mp4", examples)
                 if random_neg:
                     assert all((key[0], a) in ann.actions for a in neg_actions)
                     assert {r["negative_type"] for r in rs if r["label"] == "no"} == {"random"}

@@ -35,6 +35,7 @@ __all__ = [
     "ACTIONS_COLUMNS",
     "CLIPS_COLUMNS",
     "CLIPS_PER_ACTION",
+    "CROSS_DOMAIN_SEP",
     "DEFAULT_SUBDOMAIN",
     "MAX_CLIP_SECONDS",
     "NEGATIVES_COLUMNS",
@@ -47,6 +48,7 @@ __all__ = [
     "load_actions",
     "load_annotations",
     "read_csv_rows",
+    "split_qualified",
     "validate_annotations",
 ]
 
@@ -57,6 +59,9 @@ ACTIONS_COLUMNS = ("category", "domain", "action", "subdomain", "definition")
 NEGATIVES_COLUMNS = ("domain", "action", "negative_1", "negative_2", "negative_3")
 CLIPS_COLUMNS = ("clip_id", "domain", "action", "video", "start", "end")
 DEFAULT_SUBDOMAIN = "action"
+#: A hard negative from another domain is written "<domain> > <action>" (the official release
+#: offers a few cross-domain wrong options; the paper's rule is the same domain).
+CROSS_DOMAIN_SEP = " > "
 CLIPS_PER_ACTION = 5
 NUM_NEGATIVES = 3
 MAX_CLIP_SECONDS = 300.0  # the paper removes clips longer than 5 minutes
@@ -168,6 +173,23 @@ class AnnotationSet:
             if c.clip_id == clip_id:
                 return c
         raise KeyError(clip_id)
+
+    def negative_actions(self, key: tuple[str, str]) -> tuple[Action, ...]:
+        """The hard-negative actions of ``key``, in CSV order; a negative written
+        ``"Other Domain > name"`` is that domain's action (cross-domain, validated)."""
+        out = []
+        for neg in self.negatives.get(key, ()):
+            found = self.actions.get((key[0], neg)) or self.actions.get(split_qualified(neg) or ("", ""))
+            if found is None:
+                raise KeyError(f"negative {neg!r} of {key} is not an action (annotations not validated?)")
+            out.append(found)
+        return tuple(out)
+
+
+def split_qualified(negative: str) -> tuple[str, str] | None:
+    """``"Ice Hockey > boarding"`` -> ``("Ice Hockey", "boarding")``; None if not qualified."""
+    domain, sep, name = negative.partition(CROSS_DOMAIN_SEP)
+    return (domain.strip(), name.strip()) if sep and domain.strip() and name.strip() else None
 
 
 # --------------------------------------------------------------------------- reading
@@ -370,10 +392,41 @@ def _read_negatives(
                     )
                 )
                 ok = False
+            elif (domain, neg) not in actions and (qualified := split_qualified(neg)) in actions:
+                if qualified == (domain, name):
+                    problems.append(
+                        Problem(
+                            NEGATIVES_FILE,
+                            line,
+                            "an action cannot be its own negative",
+                            column=col,
+                            value=neg,
+                        )
+                    )
+                    ok = False
+                elif neg in seen:
+                    problems.append(
+                        Problem(NEGATIVES_FILE, line, f"repeats {seen[neg]}", column=col, value=neg)
+                    )
+                    ok = False
+                else:
+                    seen[neg] = col
+                    problems.append(
+                        Problem(
+                            NEGATIVES_FILE,
+                            line,
+                            "cross-domain negative (the paper takes negatives from the same domain; the "
+                            "official release has a few like it)",
+                            column=col,
+                            value=neg,
+                            severity="warning",
+                        )
+                    )
             elif (domain, neg) not in actions:
                 other = [a.domain for a in actions.values() if a.name == neg]
                 hint = (
-                    f" (it is an action of {other[0]!r}; negatives come from the same domain)"
+                    f" (it is an action of {other[0]!r}; negatives come from the same domain - write "
+                    f"'{other[0]}{CROSS_DOMAIN_SEP}{neg}' to use it across domains)"
                     if other
                     else ""
                 )

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import datasets
-
 from videonet_datasets import __version__
 from videonet_datasets.annotations import (
     ACTIONS_FILE,
@@ -33,7 +31,8 @@ from videonet_datasets.annotations import (
 from videonet_datasets.benchmark import stats
 from videonet_datasets.benchmark.card import CardInputs, render_card
 from videonet_datasets.benchmark.qa import build_question_sets, video_path
-from videonet_datasets.benchmark.schema import ALL_CONFIGS, SPLITS, data_file, features_for
+from videonet_datasets.benchmark.schema import ALL_CONFIGS, SPLITS, data_file
+from videonet_datasets.benchmark.writer import write_config
 from videonet_datasets.fsutil import atomic_write_json, atomic_write_text, file_fingerprint, swap_in_directory
 from videonet_datasets.video import VideoDecodeError, trim_clip
 
@@ -45,12 +44,20 @@ TRIM_LOG = ".trimmed.jsonl"  # staging only: one line per finished clip
 
 @dataclass
 class TrimConfig:
-    """Encoding settings of the clip pool; part of each clip's identity for reuse."""
+    """Encoding settings of the clip pool; part of each clip's identity for reuse.
+
+    ``keep_whole_clips``: a clip whose window is its whole video (``start`` 0, ``end``
+    empty) is linked (or copied) into the pool byte for byte instead of re-encoded - for
+    sources that already are trimmed clips, such as the official release's (the tables
+    ``videonet import-release`` recovers).  Such clips keep their encoding and any audio
+    track (the tasks give models silent copies).
+    """
 
     crf: int = 20
     preset: str = "veryfast"
     gop_seconds: float = 1.0
     short_side: int | None = None
+    keep_whole_clips: bool = False
 
     def key(self) -> dict[str, Any]:
         return {
@@ -59,6 +66,10 @@ class TrimConfig:
             "gop_seconds": self.gop_seconds,
             "short_side": self.short_side,
         }
+
+    def keeps(self, clip: Clip) -> bool:
+        """Whether ``clip`` goes into the pool as is (see the class docstring)."""
+        return self.keep_whole_clips and clip.start == 0 and clip.end is None
 
 
 @dataclass
@@ -72,13 +83,16 @@ class BuildSummary:
     bytes_data: int
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    videos_kept: int = 0  # linked/copied byte for byte (TrimConfig.keep_whole_clips)
 
     def format(self) -> str:
         lines = [f"Built {self.out_dir}"]
         for config, splits in self.rows.items():
             lines.append(f"  {config:<22}" + "  ".join(f"{s}={n:,}" for s, n in splits.items()))
         lines.append(
-            f"  videos: {self.videos_total} ({self.videos_trimmed} trimmed now, {self.videos_reused} reused), "
+            f"  videos: {self.videos_total} ({self.videos_trimmed} trimmed now, "
+            + (f"{self.videos_kept} kept byte for byte, " if self.videos_kept else "")
+            + f"{self.videos_reused} reused), "
             f"{self.bytes_videos / 1e6:.1f} MB; data files {self.bytes_data / 1e3:.1f} kB"
         )
         if self.skipped:
@@ -95,7 +109,7 @@ class BuildSummary:
 def _clip_record(clip: Clip, settings: TrimConfig) -> dict[str, Any]:
     # Content fingerprint, not path or mtime: deterministic across clones and machines,
     # and no local absolute path ends up in the published build_info.json.
-    return {
+    record = {
         "clip_id": clip.clip_id,
         "source": clip.video,
         "source_fingerprint": file_fingerprint(clip.path),
@@ -103,6 +117,19 @@ def _clip_record(clip: Clip, settings: TrimConfig) -> dict[str, Any]:
         "end": clip.resolved_end,
         **settings.key(),
     }
+    if settings.keeps(clip):
+        record = {**{k: v for k, v in record.items() if k not in settings.key()}, "kept": True}
+    return record
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """``dst`` becomes ``src``'s bytes: a hard link on the same file system, else a copy."""
+    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
 
 
 def _trim_one(clip_id: str, src: str, dst: str, start: float, end: float, settings: dict[str, Any]) -> str:
@@ -134,8 +161,8 @@ def _read_records(path: Path) -> dict[str, dict[str, Any]]:
 
 def _trim_pool(
     clips: list[Clip], staging: Path, previous: Path, settings: TrimConfig, workers: int, progress: bool
-) -> tuple[int, int, list[str]]:
-    """Fill ``staging/videos`` with every clip; returns (trimmed, reused, failures)."""
+) -> tuple[int, int, int, list[str]]:
+    """Fill ``staging/videos`` with every clip; returns (trimmed, kept as is, reused, failures)."""
     videos = staging / "videos"
     videos.mkdir(parents=True, exist_ok=True)
     log_path = staging / TRIM_LOG
@@ -144,7 +171,7 @@ def _trim_pool(
     if (previous / BUILD_INFO).exists():
         prev_info = json.loads((previous / BUILD_INFO).read_text()).get("clips", {})
     todo: list[Clip] = []
-    reused = 0
+    reused = kept = 0
     with open(log_path, "a", encoding="utf-8") as logf:
         for clip in clips:
             rec = _clip_record(clip, settings)
@@ -160,6 +187,11 @@ def _trim_pool(
                     shutil.copy2(old, dst)
                 logf.write(json.dumps(rec) + "\n")
                 reused += 1
+                continue
+            if settings.keeps(clip):
+                _link_or_copy(clip.path, dst)  # byte for byte, never re-encoded
+                logf.write(json.dumps(rec) + "\n")
+                kept += 1
                 continue
             todo.append(clip)
         failures: list[str] = []
@@ -192,22 +224,7 @@ def _trim_pool(
                         logf.flush()
                     bar.update(1)
                 bar.close()
-    return len(todo) - len(failures), reused, failures
-
-
-def _write_parquet(rows: list[dict[str, Any]], config: str, path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds = datasets.Dataset.from_list(rows, features=features_for(config))
-    tmp = path.with_name(f".{path.name}.tmp")
-    enabled = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # one bar per tiny file is noise
-    try:
-        ds.to_parquet(str(tmp))
-    finally:
-        if enabled:
-            datasets.enable_progress_bars()
-    os.replace(tmp, path)
-    return path.stat().st_size
+    return len(todo) - len(failures), kept, reused, failures
 
 
 def _load_valid(
@@ -251,7 +268,7 @@ def build_benchmark(
 
     staging = out.with_name(f".{out.name}.building")
     staging.mkdir(parents=True, exist_ok=True)
-    trimmed, reused, failures = _trim_pool(ann.clips, staging, out, settings, workers, progress)
+    trimmed, kept, reused, failures = _trim_pool(ann.clips, staging, out, settings, workers, progress)
     if failures:
         if not skip_invalid_clips:
             raise RuntimeError(
@@ -277,7 +294,7 @@ def build_benchmark(
             rows = qs.rows.get(config, {}).get(split)
             if rows is None:
                 continue
-            num_bytes[(config, split)] = _write_parquet(rows, config, staging / data_file(config, split))
+            num_bytes[(config, split)] = write_config(rows, config, staging / data_file(config, split))
 
     # Drop pool entries no row uses (clips removed from the annotations since last time).
     used = {r["video"] for c in qs.rows.values() for s in c.values() for r in s}
@@ -311,6 +328,8 @@ def build_benchmark(
             "version": __version__,
             "seed": seed,
             "trim_settings": settings.key(),
+            # Trimmed clips are silent; clips kept as is may carry audio (the tasks check).
+            "clips_silent": not any(r.get("kept") for r in records.values()),
             "rows": {c: {s: len(r) for s, r in sp.items()} for c, sp in qs.rows.items()},
             "skipped": skipped,
             "warnings": warnings,
@@ -327,6 +346,7 @@ def build_benchmark(
         rows={c: {s: len(r) for s, r in sp.items()} for c, sp in qs.rows.items()},
         videos_total=len(pool),
         videos_trimmed=trimmed,
+        videos_kept=kept,
         videos_reused=reused,
         bytes_videos=sum(f.stat().st_size for f in pool),
         bytes_data=sum(num_bytes.values()),

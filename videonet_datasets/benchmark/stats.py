@@ -81,13 +81,10 @@ def best_single_answer(rows: list[dict[str, Any]], key: str) -> dict[str, float]
 
 def negative_usage(ann: AnnotationSet) -> dict[str, dict[str, int]]:
     """How often each action serves as a hard negative, per domain (0 included)."""
-    usage: dict[str, dict[str, int]] = {}
-    for domain in ann.domains:
-        counts = {a.name: 0 for a in ann.actions_of(domain)}
-        for a in ann.actions_of(domain):
-            for n in ann.negatives.get(a.key, ()):
-                counts[n] += 1
-        usage[domain] = counts
+    usage: dict[str, dict[str, int]] = {d: {a.name: 0 for a in ann.actions_of(d)} for d in ann.domains}
+    for a in ann.actions.values():
+        for n in ann.negative_actions(a.key):  # a cross-domain negative counts in its own domain
+            usage[n.domain][n.name] += 1
     return usage
 
 

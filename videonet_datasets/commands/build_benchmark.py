@@ -17,9 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("annotations", metavar="ANNOTATIONS_DIR")
     p.add_argument("--out", default="videonet", help="output dataset directory (default: ./videonet)")
-    p.add_argument(
-        "--seed", type=int, default=0, help="seed for option order, validation clips and negatives"
-    )
+    p.add_argument("--seed", type=int, default=0, help="seed for option order and negative actions")
     p.add_argument(
         "--skip-invalid-clips",
         action="store_true",
@@ -28,6 +26,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="trimming processes (default: cores, max 4)")
     p.add_argument("--short-side", type=int, default=None, help="downscale clips to this short side (pixels)")
     p.add_argument("--crf", type=int, default=20, help="x264 quality of the trimmed clips (default 20)")
+    p.add_argument(
+        "--keep-whole-clips",
+        action="store_true",
+        help="link (or copy) clips whose window is the whole video byte for byte instead of re-encoding "
+        "them - for already-trimmed clips such as the official release's (`videonet import-release` "
+        "writes their tables to OUT/annotations)",
+    )
     p.add_argument("--name", default="VideoNet", help="pretty name in the dataset card")
     p.add_argument("--license", default="other", help="license field of the dataset card")
     p.set_defaults(func=run)
@@ -37,13 +42,17 @@ def run(args: argparse.Namespace) -> int:
     from videonet_datasets.annotations import AnnotationError
     from videonet_datasets.benchmark.build import TrimConfig, build_benchmark
 
+    if args.keep_whole_clips and args.short_side:
+        raise UsageError("--keep-whole-clips keeps clips as they are; it cannot resize them (--short-side)")
     try:
         summary = build_benchmark(
             args.annotations,
             args.out,
             seed=args.seed,
             skip_invalid_clips=args.skip_invalid_clips,
-            settings=TrimConfig(crf=args.crf, short_side=args.short_side),
+            settings=TrimConfig(
+                crf=args.crf, short_side=args.short_side, keep_whole_clips=args.keep_whole_clips
+            ),
             workers=args.workers,
             pretty_name=args.name,
             license=args.license,
