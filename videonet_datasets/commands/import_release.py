@@ -1,9 +1,10 @@
-"""``videonet import-release RELEASE --out ANNOTATIONS_DIR``."""
+"""``videonet import-release RELEASE --out videonet``: the official release, as published."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+from pathlib import Path
 
 from videonet_datasets.commands.base import UsageError
 
@@ -11,35 +12,65 @@ from videonet_datasets.commands.base import UsageError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import-release",
-        help="recover annotation tables from a local copy of the official VideoNet release",
-        description="Read RELEASE/benchmarks/*.jsonl (the layout lmms-eval's built-in videonet tasks use) and "
-        "RELEASE/videos/, and write actions.csv, hard_negatives.csv and clips.csv (videos symlinked) so that "
-        "`videonet build-benchmark` can build this toolkit's configs from the release. Definitions are not "
-        "in the release and are left empty.",
+        help="import the official VideoNet release (question files + clips) as a benchmark directory, as published",
+        description="Read RELEASE/benchmarks/{mcq_test,mcq_val,binary_{0..3}shot}.jsonl - the official question "
+        "files (RAIVNLab/VideoNet on GitHub, raivn/VideoNet on the Hub) - and write a benchmark directory whose "
+        "rows are those questions unchanged: keys (question_id), options and their order, answers, binary pairs, "
+        "in-context clips and prompt text. The clips (RELEASE/videos, $VN_VIDEOS_DIR or --videos) are symlinked, "
+        "or copied byte for byte with --copy-videos; never re-encoded. The recovered annotation tables go to "
+        "OUT/annotations. Evaluate with `videonet eval --data OUT --tasks videonet_main ...`.",
     )
-    p.add_argument("release", metavar="RELEASE")
-    p.add_argument("--out", required=True, help="annotation directory to write")
-    p.add_argument("--copy-videos", action="store_true", help="copy videos instead of symlinking them")
+    p.add_argument("release", metavar="RELEASE", help="folder holding benchmarks/*.jsonl")
+    p.add_argument("--out", default="videonet", help="benchmark directory to write (default: ./videonet)")
+    p.add_argument(
+        "--videos",
+        metavar="DIR",
+        help="folder of the release's <uuid>.mp4 clips (default: $VN_VIDEOS_DIR, else RELEASE/videos)",
+    )
+    p.add_argument("--copy-videos", action="store_true", help="copy the clips instead of symlinking them")
     p.add_argument(
         "--categories",
         metavar="CSV",
         help="domain,category rows for domains outside the paper's table",
     )
+    p.add_argument("--name", default="VideoNet (official release)", help="pretty name in the dataset card")
+    p.add_argument("--force", action="store_true", help="replace OUT even if it is not a benchmark directory")
     p.set_defaults(func=run)
 
 
+def _refuses_to_replace(out: Path) -> bool:
+    """OUT exists, holds something, and is not a benchmark directory (no build_info.json)."""
+    return out.is_dir() and any(out.iterdir()) and not (out / "build_info.json").is_file()
+
+
 def run(args: argparse.Namespace) -> int:
-    from videonet_datasets.benchmark.release import ReleaseFormatError, import_release, write_annotations
+    from videonet_datasets.benchmark.release import ReleaseFormatError, import_release
 
     cats = None
     if args.categories:
-        with open(args.categories, newline="", encoding="utf-8") as f:
-            cats = {r["domain"]: r["category"] for r in csv.DictReader(f)}
+        try:
+            with open(args.categories, newline="", encoding="utf-8") as f:
+                cats = {r["domain"]: r["category"] for r in csv.DictReader(f)}
+        except (OSError, KeyError) as e:
+            raise UsageError(f"--categories {args.categories}: needs domain,category columns ({e})") from None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file")
+    if _refuses_to_replace(out) and not args.force:
+        raise UsageError(
+            f"{out} exists and is not a benchmark directory (no build_info.json); "
+            "choose another --out or pass --force to replace it"
+        )
     try:
-        result = import_release(args.release, categories=cats)
+        summary = import_release(
+            args.release,
+            out,
+            videos=args.videos,
+            copy_videos=args.copy_videos,
+            categories=cats,
+            pretty_name=args.name,
+        )
     except ReleaseFormatError as e:
-        raise UsageError(str(e)) from None
-    out = write_annotations(result, args.release, args.out, link_videos=not args.copy_videos)
-    print(result.summary())
-    print(f"wrote {out}/actions.csv, hard_negatives.csv, clips.csv; next: videonet validate {out}")
+        raise UsageError(f"{e}\nNothing was written.") from None
+    print(summary.format())
     return 0
