@@ -1,13 +1,16 @@
 """Where the tasks' data comes from, checked when lmms-eval loads a task.
 
-The data is a benchmark directory written by ``videonet build-benchmark`` (parquet configs
-plus a shared ``videos/`` pool referenced by relative paths), or the same layout published
-on the Hub.  ``VIDEONET_DATA`` selects it:
+The data is a benchmark directory written by ``videonet build-benchmark`` or ``videonet
+import-release`` (parquet configs plus a shared ``videos/`` pool referenced by relative
+paths), the same layout published on the Hub, or the **official release itself** (its
+``benchmarks/*.jsonl`` question files and ``videos/``, locally or ``raivn/VideoNet`` on the
+Hub), which is imported as published into the cache on first use (clips linked, never
+copied).  ``VIDEONET_DATA`` selects it:
 
 * a local directory (default ``./videonet``, resolved against the working directory), or
 * a Hub dataset id ``namespace/name`` (optionally ``@revision``): its card and data files
-  are fetched with ``huggingface_hub.snapshot_download`` into the Hub cache, then exactly
-  the videos the loaded config uses.
+  (or question files) are fetched with ``huggingface_hub.snapshot_download`` into the Hub
+  cache, then exactly the videos the loaded config uses.
 
 :func:`open_config` does the checks lmms-eval's built-in VideoNet tasks leave to the model
 loop: every video a config refers to is resolved and must exist *before* the first request
@@ -32,6 +35,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from videonet_datasets.benchmark import resolve_video
+from videonet_datasets.benchmark.release import is_release_dir
 from videonet_datasets.benchmark.schema import ALL_CONFIGS, SPLITS, data_file
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ __all__ = [
     "ENV_DATA",
     "ConfigInfo",
     "DataSourceError",
+    "MissingFieldError",
     "data_spec",
     "open_config",
     "playable_path",
@@ -64,6 +69,11 @@ _MAX_LISTED = 20
 
 class DataSourceError(FileNotFoundError):
     """The benchmark (or part of it) cannot be found; the message says where we looked."""
+
+
+class MissingFieldError(DataSourceError):
+    """The data lacks something a task needs (a config, a column, definitions); raised when
+    the task loads, before any request, with what is missing and what to do."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,9 @@ def resolve_root(spec: str | None = None) -> tuple[Path, bool]:
     """(local root, is_hub) of the benchmark named by ``spec`` (default: :func:`data_spec`).
 
     A Hub id downloads the card and the data files (not the videos) into the Hub cache;
-    the snapshot directory is remembered, so later calls do not ask the Hub again.
+    the snapshot directory is remembered, so later calls do not ask the Hub again.  A folder
+    in the official release's layout (``benchmarks/*.jsonl``; local or on the Hub) is imported
+    as published into the cache (:func:`imported_release`) and that directory returned.
     """
     spec = spec or data_spec()
     path = Path(spec).expanduser()
@@ -119,20 +131,56 @@ def resolve_root(spec: str | None = None) -> tuple[Path, bool]:
                 f"{ENV_DATA}={spec!r}: {path.resolve()} is a file, not a benchmark directory"
             )
         path = path.resolve()
+        if not (path / "README.md").is_file() or not (path / "data").is_dir():
+            if is_release_dir(path):
+                return imported_release(path), False
         if not (path / "README.md").is_file():
             raise DataSourceError(
-                f"{path} has no README.md: not a benchmark directory written by `videonet build-benchmark`"
+                f"{path} has no README.md: not a benchmark directory written by `videonet build-benchmark` "
+                "or `videonet import-release`, nor the official release (benchmarks/*.jsonl)"
             )
         return path, False
     if _looks_like_hub_id(spec):
         with _lock:
             known = _hub_roots.get(spec)
         if known is None:
-            known = _hub_download(spec, ["README.md", BUILD_INFO, "data/**"])
+            snapshot = _hub_download(spec, ["README.md", BUILD_INFO, "data/**", "benchmarks/*.jsonl"])
+            known = snapshot
+            if not (snapshot / "data").is_dir() and is_release_dir(snapshot):
+                known = imported_release(snapshot, videos=snapshot / "videos")
             with _lock:
                 _hub_roots[spec] = known
         return known, True
     raise _not_found(spec, path.resolve())
+
+
+def imported_release(release: Path, videos: Path | None = None) -> Path:
+    """The official release at ``release``, imported as published into the cache (once per
+    content of its question files and clip folder); the import's ``videos`` is a link to
+    the release's clip folder (``videos``, ``$VN_VIDEOS_DIR`` or ``RELEASE/videos``)."""
+    from videonet_datasets.benchmark.release import BINARY_FILES, MC_FILES, ReleaseFormatError, videos_dir_for
+    from videonet_datasets.benchmark.release import import_release as do_import
+
+    vdir = videos_dir_for(release, videos).resolve()
+    h = hashlib.sha1(f"{release}|{vdir}".encode())
+    for name in (*MC_FILES, *BINARY_FILES):
+        f = release / "benchmarks" / name
+        if f.is_file():
+            h.update(f"{name}:".encode() + f.read_bytes())
+    out = cache_dir() / "releases" / h.hexdigest()[:16]
+    with _lock:
+        if not (out / BUILD_INFO).is_file():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                do_import(
+                    release, out, videos=vdir, link_videos_dir=True, probe_durations=False, progress=False
+                )
+            except ReleaseFormatError as e:
+                raise DataSourceError(
+                    f"{release}: the official release's question files are broken: {e}"
+                ) from e
+            log.info("VideoNet: imported the official release %s as published into %s", release, out)
+    return out
 
 
 def _hub_download(spec: str, patterns: list[str]) -> Path:
@@ -178,7 +226,17 @@ def _read_rows(root: Path, config: str) -> dict[str, list[dict]]:
         rows[split] = pq.read_table(path, columns=wanted).to_pylist()
     if not rows:
         expected = ", ".join(data_file(config, s) for s in SPLITS[config])
-        raise DataSourceError(f"{root}: config {config!r} has no data file (expected {expected})")
+        present = sorted(c for c in ALL_CONFIGS if any((root / data_file(c, s)).is_file() for s in SPLITS[c]))
+        hint = ""
+        if _tool(root) == "videonet import-release":
+            hint = (
+                " The official release has only mc and binary_{0..3}shot (no random negatives): run the tag "
+                "videonet_main, or build random negatives from its annotations with `videonet build-benchmark`."
+            )
+        raise MissingFieldError(
+            f"{root}: the data has no config {config!r} (expected {expected}; it has "
+            f"{', '.join(present) or 'none'}).{hint}"
+        )
     return rows
 
 
@@ -199,6 +257,27 @@ def _check_rows(root: Path, config: str, rows: dict[str, list[dict]]) -> tuple[d
                 if isinstance(rel, str) and rel:
                     users.setdefault(rel, where)
     return users, problems
+
+
+def _build_info(root: Path) -> dict:
+    try:
+        import json
+
+        info = json.loads((root / BUILD_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _tool(root: Path) -> str:
+    return str(_build_info(root).get("tool", ""))
+
+
+def _clips_silent(root: Path) -> bool:
+    """Whether the data's writer guarantees silent clips (our builder trims to silent clips;
+    an import, or a build that kept whole clips, says ``clips_silent: false``)."""
+    info = _build_info(root)
+    return bool(info.get("clips_silent", info.get("tool") == "videonet build-benchmark"))
 
 
 def _has_audio(path: str) -> bool:
@@ -255,13 +334,45 @@ def _playable_map(root: Path, rels: Iterable[str], probe: bool) -> tuple[dict[st
     return absolute, len(audio)
 
 
-def open_config(config: str, spec: str | None = None) -> ConfigInfo:
+def open_config(config: str, spec: str | None = None, require_definitions: bool = False) -> ConfigInfo:
     """Resolve the data source, read ``config``'s rows and check every video they use.
 
     Raises :class:`DataSourceError` naming the directory, the config and every missing
-    video (up to 20, then a count) - at task load time, before any request is built.
+    video (up to 20, then a count) - at task load time, before any request is built;
+    :class:`MissingFieldError` when the data lacks the config, or (``require_definitions``,
+    for the definition ablation) a question's action has no definition.
     Results are cached per (source, config, data-file mtimes).
     """
+    info = _open_config(config, spec)
+    if require_definitions:
+        _check_definitions(info)
+    return info
+
+
+def _check_definitions(info: ConfigInfo) -> None:
+    empty = total = 0
+    for split in info.rows:
+        path = info.root / data_file(info.config, split)
+        cols = _columns(path)
+        values = (
+            pq.read_table(path, columns=["definition"]).column(0).to_pylist() if "definition" in cols else []
+        )
+        total += info.rows[split]
+        empty += info.rows[split] - sum(1 for d in values if isinstance(d, str) and d.strip())
+    if empty:
+        release = (
+            " (the official release publishes no definitions)"
+            if _tool(info.root) == "videonet import-release"
+            else ""
+        )
+        raise MissingFieldError(
+            f"{info.root}: the definition ablation needs the asked action's definition in every question, and "
+            f"{empty} of {total} questions of config {info.config!r} have none{release}. Fill `definition` in "
+            "actions.csv and rebuild with `videonet build-benchmark`, or run the task without `_definition`."
+        )
+
+
+def _open_config(config: str, spec: str | None) -> ConfigInfo:
     if config not in ALL_CONFIGS:
         raise ValueError(f"unknown config {config!r}; expected one of {', '.join(ALL_CONFIGS)}")
     spec = spec or data_spec()
@@ -283,7 +394,9 @@ def open_config(config: str, spec: str | None = None) -> ConfigInfo:
             f"{root}: config {config!r} has {len(problems)} invalid row(s):\n  {shown}{more}"
         )
     if is_hub:  # fetch exactly the videos this config uses
-        root = _hub_download(spec, sorted(users))
+        fetched = _hub_download(spec, sorted(users))
+        if not (root / "videos").is_symlink():  # an imported release links to the snapshot's videos
+            root = fetched
     missing = [rel for rel in sorted(users) if not resolve_video(root, rel).is_file()]
     if missing:
         listed = "\n  ".join(f"{rel}  (used by {users[rel]})" for rel in missing[:_MAX_LISTED])
@@ -291,7 +404,7 @@ def open_config(config: str, spec: str | None = None) -> ConfigInfo:
         raise DataSourceError(
             f"{root}: {len(missing)} of {len(users)} videos used by config {config!r} are missing:\n  {listed}{more}"
         )
-    probe = not (root / BUILD_INFO).is_file()  # our builder writes silent clips and build_info.json
+    probe = not _clips_silent(root)
     playable, silenced = _playable_map(root, users, probe)
     categories: dict[str, None] = {}
     domains: dict[tuple[str, str], None] = {}

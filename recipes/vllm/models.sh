@@ -22,7 +22,7 @@ model_settings() {
       VIDEO_KWARGS="${VIDEO_KWARGS:-{\"video\": {\"fps\": 2, \"num_frames\": -1}}}"
       LIMIT_MM="${LIMIT_MM:-{\"video\": 4, \"image\": 1}}"
       MAX_MODEL_LEN="${MAX_MODEL_LEN:-131072}"
-      TASKS="${TASKS:-videonet,videonet_mc_val}"
+      TASKS="${TASKS:-videonet_all,videonet_mc_val}"
       EXTRA_SERVE_ARGS=()
       ;;
     internvl3.5-8b)
@@ -30,7 +30,7 @@ model_settings() {
       VIDEO_KWARGS="${VIDEO_KWARGS:-{\"video\": {\"num_frames\": 48}}}"
       LIMIT_MM="${LIMIT_MM:-{\"video\": 4, \"image\": 1}}"
       MAX_MODEL_LEN="${MAX_MODEL_LEN:-65536}"
-      TASKS="${TASKS:-videonet,videonet_mc_val}"
+      TASKS="${TASKS:-videonet_all,videonet_mc_val}"
       EXTRA_SERVE_ARGS=(--trust-remote-code)
       ;;
     molmo2-8b)

@@ -1,9 +1,11 @@
 """``videonet eval``: lmms-eval with the VideoNet tasks on its search path.
 
 lmms-eval 0.7.3 finds tasks outside its own package only through ``--include_path`` (its
-``LMMS_EVAL_PLUGINS`` variable is read after the task index is built), so this command is
-``lmms-eval`` plus ``--include_path <installed videonet_lmms_tasks/tasks>``; every other
-argument goes to lmms-eval unchanged.  It also
+``LMMS_EVAL_PLUGINS`` variable is read after the task index is built; the installed package
+also puts the suite on the task path through its model entry points, see
+``videonet_lmms_tasks/plugin.py``), so this command is ``lmms-eval`` plus ``--include_path
+<installed videonet_lmms_tasks/tasks>``; every other argument goes to lmms-eval unchanged (a
+``--include_path`` of yours too, when the entry-point plugin is active).  It also
 
 * sets ``VIDEONET_DATA`` from ``--data`` (a built benchmark directory or a Hub id) and checks
   it before lmms-eval starts, so a wrong path is one line, not a traceback;
@@ -34,8 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Run lmms-eval with the VideoNet task suite on its search path. Every option not "
         "listed here is passed to lmms-eval unchanged, e.g. `videonet eval --model videonet_molmo2 "
         "--model_args pretrained=DIR --tasks videonet_mc,videonet_binary_hard_0shot --output_path runs/m "
-        "--log_samples`. Tasks: videonet_mc, videonet_mc_val, videonet_binary_hard_{0..3}shot, "
-        "videonet_binary_random_{0..3}shot (tag `videonet`), ablations (tag `videonet_ablations`).",
+        "--log_samples`. Tasks: videonet_mc, videonet_mc_val, videonet_binary_hard_{0..3}shot (tag "
+        "`videonet_main`: the paper's main tasks), videonet_binary_random_{0..3}shot (tag `videonet_all`: every "
+        "test task), ablations (tag `videonet_ablations`).",
         allow_abbrev=False,
     )
     p.add_argument(
@@ -76,7 +79,7 @@ def _print_summary(results: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from videonet_lmms_tasks.catalog import TASKS_DIR
+    from videonet_lmms_tasks.catalog import FORMER_TAG, TAG_ALL, TAG_MAIN, TASKS_DIR
     from videonet_lmms_tasks.presets import ENV_PRESET, parse_preset
     from videonet_lmms_tasks.source import ENV_DATA, DataSourceError, resolve_root
 
@@ -84,7 +87,19 @@ def run(args: argparse.Namespace) -> int:
         print(TASKS_DIR)
         return 0
     lmms_args = list(args.lmms_args)
+    if _requested_tasks(lmms_args) == [FORMER_TAG]:
+        raise UsageError(
+            f"there is no task or tag '{FORMER_TAG}': run `--tasks {TAG_ALL}` (every test task) or "
+            f"`--tasks {TAG_MAIN}` (the paper's main tasks). (A tag named '{FORMER_TAG}' could not work: lmms-eval "
+            f"reads `--tasks {FORMER_TAG}` as the folder ./{FORMER_TAG} when it exists - the default data directory.)"
+        )
+    own_include: str | None = str(TASKS_DIR)
     if any(a == "--include_path" or a.startswith("--include_path=") for a in lmms_args):
+        from videonet_lmms_tasks.plugin import register_tasks
+
+        if register_tasks():  # the suite is on lmms-eval's task path anyway: keep the user's folder
+            own_include = None
+    if own_include and any(a == "--include_path" or a.startswith("--include_path=") for a in lmms_args):
         raise UsageError(
             "videonet eval adds its own --include_path; to combine the VideoNet tasks with another "
             'task directory run lmms-eval directly: lmms-eval --include_path "$(videonet eval '
@@ -107,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             except DataSourceError as e:
                 raise UsageError(str(e)) from None
             print(f"VideoNet data: {root}", file=sys.stderr)
-        return _run_lmms_eval(lmms_args, str(TASKS_DIR))
+        return _run_lmms_eval(lmms_args, own_include)
     finally:  # leave the environment as it was (the command may run in-process, e.g. in tests)
         for name, value in saved_env.items():
             if value is None:
@@ -116,8 +131,8 @@ def run(args: argparse.Namespace) -> int:
                 os.environ[name] = value
 
 
-def _run_lmms_eval(lmms_args: list[str], tasks_dir: str) -> int:
-    """lmms-eval's own CLI entry point on ``lmms_args`` + ``--include_path``; 1 if it failed."""
+def _run_lmms_eval(lmms_args: list[str], tasks_dir: str | None) -> int:
+    """lmms-eval's own CLI entry point on ``lmms_args`` (+ ``--include_path tasks_dir``); 1 if it failed."""
     import lmms_eval.__main__ as lmms_main
 
     outcomes: list[tuple[str, Any]] = []
@@ -135,7 +150,7 @@ def _run_lmms_eval(lmms_args: list[str], tasks_dir: str) -> int:
         return value
 
     saved_argv = sys.argv
-    sys.argv = ["lmms-eval", *lmms_args, "--include_path", tasks_dir]
+    sys.argv = ["lmms-eval", *lmms_args, *(["--include_path", tasks_dir] if tasks_dir else [])]
     lmms_main.cli_evaluate_single = recording
     try:
         lmms_main.cli_evaluate()

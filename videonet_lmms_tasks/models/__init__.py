@@ -12,6 +12,9 @@ transformers) is imported until lmms-eval actually builds the model.
   it drives every task end to end in the tests.
 * ``videonet_molmo2`` - :class:`videonet_lmms_tasks.models.molmo2.Molmo2`, transformers'
   native ``Molmo2ForConditionalGeneration`` with the paper's frame sampling.
+
+Loading these entry points is also how the task suite gets on lmms-eval's task path, so that
+``lmms-eval --tasks videonet_mc`` works after ``pip install`` (:mod:`videonet_lmms_tasks.plugin`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ MOLMO2_MODEL_ID = "videonet_molmo2"
 def _manifest(model_id: str, class_path: str):
     from lmms_eval.models.registry_v2 import ModelManifest
 
+    from videonet_lmms_tasks.plugin import register_tasks
+
+    register_tasks()  # lmms-eval loads model entry points before it indexes tasks
     return ModelManifest(model_id=model_id, chat_class_path=class_path)
 
 

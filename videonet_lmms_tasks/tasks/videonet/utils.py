@@ -10,10 +10,16 @@ What each hook does:
   ``$VIDEONET_DATA`` (default ``./videonet``; or a Hub id), check every video the config
   uses (:func:`videonet_lmms_tasks.source.open_config`) and build the metric list from the
   config's categories and domains.  Errors surface at load time, naming every missing file.
+  ``DATA_PATH_<config>__definition`` (the definition ablation) also requires every question's
+  definition: data without them (the official release) is refused right there, once.
 * ``process_docs*``: adds the absolute (silent) video paths and the task's prompt options
   to every row, so each document says exactly what is asked (and the sample logs show it).
+  A task whose stored questions cannot be sent as it asks (a prompt the variant cannot
+  rewrite, videos that disagree with the row's columns) refuses here, when it loads.
 * ``doc_to_messages``: interleaved chat content - text, example clips, text, test clip - in
-  the order of :mod:`videonet_datasets.prompts` (chat models; needed for k-shot).
+  the stored order of the row's ``question`` (the release's prompt text when imported; built
+  by :mod:`videonet_datasets.prompts` otherwise), the variants rewriting it (chat models;
+  needed for k-shot).
 * ``doc_to_visual`` + ``doc_to_text``: the same clips in order and the prompt's text parts
   (simple models, which place visuals themselves: k-shot interleaving is lost there).
 * ``process_results``: :mod:`videonet_lmms_tasks.metrics` (the project's parser; never raises).
@@ -23,12 +29,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 from videonet_datasets import prompts
 from videonet_datasets.benchmark.schema import ALL_CONFIGS
 from videonet_datasets.video import sample_frames
 from videonet_lmms_tasks import metrics, source
+from videonet_lmms_tasks.catalog import DEFINITION_SUFFIX
 from videonet_lmms_tasks.presets import Sampling, resolve_sampling
 
 log = logging.getLogger(__name__)
@@ -58,10 +66,12 @@ def __getattr__(name: str) -> Any:
     for prefix in ("DATA_PATH_", "METRICS_"):
         if name.startswith(prefix):
             config = name[len(prefix) :]
+            needs_definitions = config.endswith(DEFINITION_SUFFIX)
+            config = config.removesuffix(DEFINITION_SUFFIX)
             if config not in ALL_CONFIGS:
                 break
             try:
-                info = source.open_config(config)
+                info = source.open_config(config, require_definitions=needs_definitions)
             except source.DataSourceError as e:
                 # lmms-eval re-raises anything from a `!function` as "Failed to import function":
                 # say what is wrong first, in its log.
@@ -75,15 +85,54 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _check_rows(dataset, name: str, variant: str, definition: bool) -> None:
+    """Refuse, when the task loads, data that lacks what this task needs (one message)."""
+    cols = set(dataset.column_names)
+    if "question" in cols:
+        problems = []
+        for row in dataset.select_columns(
+            [c for c in ("question_id", "question", "video", "example_videos") if c in cols]
+        ):
+            try:
+                examples, test = prompts.Prompt.question_videos(row["question"])
+                prompt = prompts.Prompt.from_question(row["question"])
+                if variant != "default" and not definition:
+                    prompts.apply_variant(prompt, variant, "the action")
+            except ValueError as e:
+                problems.append(f"{row.get('question_id')!r}: {e}")
+                continue
+            want = [PurePosixPath(v).name for v in (row.get("example_videos") or [])]
+            if examples != want or test != PurePosixPath(row["video"]).name:
+                problems.append(
+                    f"{row.get('question_id')!r}: its stored question shows {[*examples, test]}, its columns "
+                    f"{[*want, PurePosixPath(row['video']).name]}"
+                )
+            if len(problems) >= 5:
+                break
+        if problems:
+            raise source.MissingFieldError(
+                f"VideoNet {name}: stored questions of {source.data_spec()!r} cannot be sent as this task asks: "
+                + "; ".join(problems)
+            )
+
+
 def _make_process_docs(
     name: str, variant: str = "default", definition: bool = False, middle_frame: bool = False
 ):
-    """A ``process_docs`` hook that resolves the clips and stamps the task's prompt options on every row."""
+    """A ``process_docs`` hook that checks the data, resolves the clips and stamps the task's
+    prompt options on every row."""
     if variant not in prompts.PROMPT_VARIANTS:
         raise ValueError(f"unknown prompt variant {variant!r}")
 
     def process(dataset):
         root, _ = source.resolve_root()
+        try:
+            _check_rows(dataset, name, variant, definition)
+        except source.MissingFieldError as e:
+            from loguru import logger
+
+            logger.error(str(e))  # lmms-eval may wrap the exception; say it first
+            raise
         has_examples = "example_videos" in dataset.column_names
 
         def add(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,7 +169,20 @@ def _is_mc(doc: Mapping[str, Any]) -> bool:
 
 
 def build_prompt(doc: Mapping[str, Any]) -> prompts.Prompt:
-    """The question of ``doc`` as a :class:`videonet_datasets.prompts.Prompt`."""
+    """The question of ``doc`` as a :class:`videonet_datasets.prompts.Prompt`.
+
+    The row's stored ``question`` (the official release's text when imported) is sent as
+    stored; the balanced/lenient variants rewrite its reasoning request.  The definition
+    ablation, and rows without a stored question (benchmarks built before it was stored),
+    are built from the row's fields.
+    """
+    variant = doc.get("prompt_variant") or "default"
+    stored = doc.get("question")
+    if stored and not doc.get("with_definition"):
+        prompt = prompts.Prompt.from_question(stored)
+        if not _is_mc(doc) and variant != "default":
+            prompt = prompts.apply_variant(prompt, variant, doc["action"])
+        return prompt
     if _is_mc(doc):
         return prompts.mc_prompt(doc["domain"], list(doc["options"]))
     definition = doc.get("definition") if doc.get("with_definition") else None
@@ -129,7 +191,7 @@ def build_prompt(doc: Mapping[str, Any]) -> prompts.Prompt:
         doc["domain"],
         doc.get("subdomain"),
         k=len(doc.get("example_video_paths") or []),
-        variant=doc.get("prompt_variant") or "default",
+        variant=variant,
         definition=definition,
     )
 
