@@ -90,6 +90,10 @@ def lmms_results(path: Path, run_dir: Path) -> Path:
                         "accuracy[Sports],none": 0.61,
                         "accuracy[Dance],none": 0.42,
                         "answer_counts,none": {"A": 3},
+                        "official_accuracy,none": 0.55,
+                        "official_accuracy_stderr,none": 0.011,
+                        "official_unparsable,none": 120,
+                        "official_accuracy[Sports],none": 0.63,
                     },
                     "videonet_binary_hard_0shot": {
                         "accuracy,none": 0.666,
@@ -168,13 +172,19 @@ def test_model_bundle_card_and_provenance(tmp_path: Path, capsys) -> None:
         and d.library_name == "transformers"
         and d.license == "apache-2.0"
     )
-    mi = {(r.dataset_config, r.dataset_split): r.metric_value for r in d.eval_results}
-    assert mi == {("mc", "test"): 53.5, ("binary_0shot", "test"): 66.6}
+    mi = {(r.dataset_config, r.dataset_split, r.metric_name): r.metric_value for r in d.eval_results}
+    assert mi == {
+        ("mc", "test", "accuracy (%), robust scoring (unparsed = wrong)"): 53.5,
+        ("mc", "test", "accuracy (%), official scoring (over parsed answers)"): 55.0,
+        ("binary_0shot", "test", "accuracy (%), robust scoring (unparsed = wrong)"): 66.6,
+    }
     assert all(r.dataset_type == "my-org/videonet" for r in d.eval_results)
     body = card.text
-    assert "| `videonet_mc` | mc | test | 4000 | 53.5 ± 1.2 |" in body
-    assert "| `videonet_binary_hard_0shot` | binary_0shot | test | - | 66.6 | 70.0 | 63.2 |" in body
-    assert "| Sports | 61.0 |" in body and "| Dance | 42.0 |" in body
+    assert "| accuracy (official) | unparsable (official, count) | accuracy (robust) |" in body
+    assert "| `videonet_mc` | mc | test | 4000 | 55.0 ± 1.1 | 120 | 53.5 ± 1.2 |" in body
+    assert "| `videonet_binary_hard_0shot` | binary_0shot | test | - | - | - | 66.6 | 70.0 | 63.2 |" in body
+    assert "| Sports | 63.0 / 61.0 |" in body and "| Dance | - / 42.0 |" in body
+    assert "**official** is the VideoNet authors'" in body
     assert "| `optim.lr_llm` | 1e-05 |" in body and "| `frames.fps` | 4 |" in body
     assert "104 parameters" in body and "Weights: safetensors, 2 shards" in body
     assert f'from_pretrained("{REPO}")' in body and "config `single_action`" in body
@@ -300,7 +310,7 @@ def test_recipe_layout_discovers_provenance_and_eval(tmp_path: Path) -> None:
     )
     assert "| `llm_lr` | 1e-05 |" in card.text and "<details><summary>All 6 settings</summary>" in card.text
     assert "- a local dataset folder `<local>/train`, config `single_action` (not on the Hub)" in card.text
-    assert "| `videonet_mc` | mc | test | 4000 | 53.5 ± 1.2 |" in card.text
+    assert "| `videonet_mc` | mc | test | 4000 | 55.0 ± 1.1 | 120 | 53.5 ± 1.2 |" in card.text
     with pytest.raises(PublishError, match=r"did you mean .*final\?"):
         stage_model(run, REPO, tmp_path / "b2", progress=False)
 

@@ -100,7 +100,17 @@ def test_table3_mc_by_category_matches_hand_computed(runs, written: Path):
             assert rows["Random"][cat] == _pct(m[f"random_baseline[{cat}]"])
         assert rows["Random"]["Overall"] == _pct(m["random_baseline"])
     md = (written / "table3_mc.md").read_text()
-    assert md.startswith("### Table 3") and "| Random |" in md
+    assert md.startswith("### Table 3") and "| Random |" in md and "(robust scoring" in md
+    official = {r["Model"]: r for r in _csv(written / "table3_mc_official.csv")}
+    for label in MODELS:
+        m = expected[label]["videonet_mc"].metrics()
+        assert official[label]["Overall"] == _pct(m["official_accuracy"])
+        for cat in ("Dance", "Sports"):
+            assert official[label][cat] == _pct(m[f"official_accuracy[{cat}]"])
+    pn = {(r["Model"], r["k"]): r for r in _csv(written / "table17_positive_negative_official.csv")}
+    m = expected["beta"]["videonet_binary_hard_2shot"].metrics()
+    assert pn[("beta", "2")]["Negative clips"] == _pct(m["official_accuracy_negative"])
+    assert pn[("beta", "2")]["Unparsable (count)"] == str(m["official_unparsable"])
 
 
 def test_kshot_and_positive_negative_tables(runs, written: Path):
@@ -157,6 +167,9 @@ def test_plots_are_real_readable_pngs(written: Path):
             assert colors is not None and len(colors) > 50  # lines, bars, text - not a blank canvas
     report = (written / "report.md").read_text()
     assert "![fig5_kshot](fig5_kshot.png)" in report and "### Table 12" in report
+    assert "![fig5_kshot_official](fig5_kshot_official.png)" in report
+    assert report.index("## Official scoring") < report.index("## Robust scoring")
+    assert "The paper's tables use it" in report or "the paper's tables use it" in report
 
 
 def test_newest_run_wins_and_partial_runs_are_flagged(tmp_path: Path):

@@ -21,6 +21,19 @@ Everything is read from the results JSON (the tasks store every breakdown as a m
 key; see ``videonet_datasets/metric_keys.py``), so ``--log_samples`` is not needed.  When a
 model has several results files for a task, the newest one is used and the others are
 listed; runs made with ``--limit`` are marked partial.
+
+**Two scoring conventions, both reported and labelled.**  Every table is written twice: under
+the ``official`` convention (the authors' scorer - last line, accuracy over the *parsed*
+answers, the unparsable count beside it; :mod:`videonet_datasets.official`), which is what
+the paper's tables use, as ``<table>_official``; and under the toolkit's ``robust`` parser
+(:mod:`videonet_datasets.parsing`; an unparsed answer is wrong), as ``<table>``.  The summary
+shows both side by side, and what the authors' published code would print when its defects
+change the number.
+
+**The authors' result files** (``results/<model>/{mcq_test,mcq_val,zero,one,two,three}.json``,
+``key -> {accurate, prediction, response}``) are read too (:mod:`videonet_datasets.official_results`):
+given the questions (``--data``), their responses are re-scored exactly as the tasks score them,
+so published runs and ours share one table.
 """
 
 from __future__ import annotations
@@ -43,6 +56,8 @@ from videonet_datasets.metric_keys import category_key, domain_key, order_catego
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "CONVENTIONS",
+    "Convention",
     "Report",
     "Table",
     "TaskResult",
@@ -58,6 +73,47 @@ BINARY = "videonet_binary_hard_{k}shot"
 BINARY_RANDOM = "videonet_binary_random_{k}shot"
 SHOTS = (0, 1, 2, 3)
 OVERALL = "Overall"
+
+
+@dataclass(frozen=True)
+class Convention:
+    """Which metric keys a table reads: the robust parser's or the official convention's."""
+
+    name: str
+    label: str
+    accuracy: str
+    positive: str
+    negative: str
+    unparsed: str
+    unparsed_header: str
+    suffix: str  # added to table and plot file names
+
+    def title(self, title: str) -> str:
+        return f"{title} ({self.label})"
+
+
+CONVENTIONS: dict[str, Convention] = {
+    "official": Convention(
+        "official",
+        "official scoring: the authors' convention, accuracy over parsed answers",
+        "official_accuracy",
+        "official_accuracy_positive",
+        "official_accuracy_negative",
+        "official_unparsable",
+        "Unparsable (count)",
+        "_official",
+    ),
+    "robust": Convention(
+        "robust",
+        "robust scoring: this toolkit's parser, unparsed answers wrong",
+        "accuracy",
+        "accuracy_positive",
+        "accuracy_negative",
+        "unparsed_rate",
+        "Unparsed",
+        "",
+    ),
+}
 
 
 @dataclass
@@ -153,41 +209,116 @@ def _result_files(path: Path) -> list[Path]:
     return sorted(path.rglob("*_results.json")) + sorted(p for p in path.rglob("results*.json"))
 
 
-def load_results(specs: Sequence[str | os.PathLike]) -> tuple[list[TaskResult], list[str]]:
-    """Read every results file under ``specs`` (``DIR``, ``FILE`` or ``LABEL=DIR``).
+def _official_files(path: Path) -> list[Path]:
+    """Candidate authors' result files under ``path`` (JSON files that are not lmms-eval results)."""
+    if path.is_file():
+        return [path] if path.suffix == ".json" and not path.name.endswith("_results.json") else []
+    return sorted(
+        p
+        for p in path.rglob("*.json")
+        if not p.name.endswith("_results.json") and not p.name.startswith("results")
+    )
+
+
+class QuestionData:
+    """The benchmark questions (question_id -> row) a report re-scores authors' result files with."""
+
+    def __init__(self, spec: str | os.PathLike):
+        from videonet_datasets.benchmark.questions import Questions
+
+        self.questions = Questions(spec)
+
+    def rows(self, task: str) -> dict[str, dict[str, Any]] | None:
+        """question_id -> row of the config/split ``task`` evaluates, or None if unknown."""
+        from videonet_datasets.publish.model_card import benchmark_config_of
+
+        where = benchmark_config_of(task)
+        return None if where is None else self.questions.rows(*where)
+
+
+def official_file_results(
+    path: Path, label: str, data: QuestionData | None
+) -> tuple[TaskResult | None, list[str]]:
+    """One authors' result file as a :class:`TaskResult` (both conventions), and notes."""
+    from videonet_datasets.official_results import read_file, rescore
+
+    try:
+        run = read_file(path)
+    except ValueError as e:
+        return None, [str(e)]
+    if run is None:
+        return None, []
+    questions = data.rows(run.task) if data is not None else None
+    metrics, notes = rescore(run, questions)
+    result = TaskResult(
+        model=label,
+        task=run.task,
+        metrics=metrics,
+        n=len(run.entries) if questions is None else sum(1 for k in run.entries if k in questions),
+        n_total=len(questions) if questions is not None else None,
+        source=str(path),
+        date=path.stat().st_mtime,
+    )
+    return result, notes
+
+
+def load_results(
+    specs: Sequence[str | os.PathLike], data: str | os.PathLike | None = None
+) -> tuple[list[TaskResult], list[str]]:
+    """Read every results file under ``specs`` (``DIR``, ``FILE`` or ``LABEL=DIR``): lmms-eval's
+    ``*_results.json`` and the authors' result files (``mcq_test.json``, ``zero.json``, ...;
+    re-scored with the questions of ``data`` - a benchmark directory, the official release or a
+    Hub id - when given).
 
     Returns the newest result per (model, task) and notes (superseded or unreadable files).
     """
     notes: list[str] = []
     found: dict[tuple[str, str], TaskResult] = {}
+    questions = QuestionData(data) if data is not None else None
+
+    def keep(r: TaskResult) -> None:
+        key = (r.model, r.task)
+        old = found.get(key)
+        if old is None:
+            found[key] = r
+        elif r.date >= old.date:
+            r.superseded = [*old.superseded, old.source]
+            found[key] = r
+        else:
+            old.superseded.append(r.source)
+
     for spec in specs:
         text = os.fspath(spec)
         label = None
         if "=" in text and not Path(text).exists():
             label, _, text = text.partition("=")
-        files = _result_files(Path(text))
-        if not files:
-            raise FileNotFoundError(f"{text}: no lmms-eval *_results.json files found")
+        path = Path(text)
+        files = _result_files(path)
+        official_files = [f for f in _official_files(path) if f not in files]
+        n_official = 0
+        for f in official_files:  # the authors' layout: results/<model>/<file>.json
+            r, more = official_file_results(f, label or f.parent.name, questions)
+            notes += more
+            if r is not None:
+                n_official += 1
+                keep(r)
+        if not files and not n_official:
+            raise FileNotFoundError(
+                f"{text}: no lmms-eval *_results.json files nor authors' result files "
+                "(mcq_test.json, mcq_val.json, zero.json ... three.json) found"
+            )
         for f in dict.fromkeys(files):
             try:
-                data = json.loads(f.read_text(encoding="utf-8"))
+                data_doc = json.loads(f.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as e:
                 notes.append(f"skipped {f}: not a readable JSON file ({e})")
                 continue
-            if not isinstance(data, dict) or "results" not in data:
+            if not isinstance(data_doc, dict) or "results" not in data_doc:
                 notes.append(f"skipped {f}: no 'results' (not an lmms-eval results file)")
                 continue
-            for r in results_from_dict(data, label=label, source=str(f)):
+            for r in results_from_dict(data_doc, label=label, source=str(f)):
                 r.date = r.date or f.stat().st_mtime
-                key = (r.model, r.task)
-                old = found.get(key)
-                if old is None:
-                    found[key] = r
-                elif r.date >= old.date:
-                    r.superseded = [*old.superseded, old.source]
-                    found[key] = r
-                else:
-                    old.superseded.append(r.source)
+                keep(r)
     for r in found.values():
         if r.superseded:
             notes.append(f"{r.model} / {r.task}: using {r.source}; older: {', '.join(r.superseded)}")
@@ -253,12 +384,14 @@ def _delta(cur: float | None, prev: float | None) -> str:
 
 
 class Report:
-    """Builds the tables and plots from :class:`TaskResult` objects of one or more models."""
+    """Builds the tables and plots from :class:`TaskResult` objects of one or more models,
+    under one scoring :class:`Convention` (``"robust"`` or ``"official"``)."""
 
-    def __init__(self, results: Iterable[TaskResult]):
+    def __init__(self, results: Iterable[TaskResult], convention: str = "robust"):
         self.results = list(results)
         self.by = {(r.model, r.task): r for r in self.results}
         self.models = list(dict.fromkeys(r.model for r in self.results))
+        self.conv = CONVENTIONS[convention]
         self.notes: list[str] = []
 
     def get(self, model: str, task: str) -> TaskResult | None:
@@ -266,6 +399,14 @@ class Report:
 
     def _with(self, task: str) -> list[TaskResult]:
         return [r for m in self.models if (r := self.get(m, task)) is not None]
+
+    def _acc(self, r: TaskResult, category: str | None = None, domain: str | None = None) -> float | None:
+        return r.value(self.conv.accuracy, category, domain)
+
+    def _table(
+        self, name: str, title: str, headers: list[str], rows: list[list[Any]], note: str = ""
+    ) -> Table:
+        return Table(name + self.conv.suffix, self.conv.title(title), headers, rows, note=note)
 
     def categories(self, tasks: Iterable[str]) -> list[str]:
         cats: list[str] = []
@@ -275,7 +416,7 @@ class Report:
         return order_categories(cats)
 
     def _random_row(self, task: str, cats: list[str]) -> list[Any] | None:
-        rows = self._with(task)
+        rows = [r for r in self._with(task) if r.value("random_baseline") is not None]
         if not rows:
             return None
         first = rows[0]
@@ -296,8 +437,10 @@ class Report:
         cats = self.categories([task])
         table = [r for r in [self._random_row(task, cats)] if r]
         for r in rows:
-            table.append([r.model, *[r.value("accuracy", c) for c in cats], r.value("accuracy")])
-        return Table(name, title, ["Model", *cats, OVERALL], table, note=f"Task `{task}`; accuracy in %.")
+            table.append([r.model, *[self._acc(r, c) for c in cats], self._acc(r)])
+        return self._table(
+            name, title, ["Model", *cats, OVERALL], table, note=f"Task `{task}`; accuracy in %."
+        )
 
     def kshot(self) -> Table | None:
         tasks = [BINARY.format(k=k) for k in SHOTS]
@@ -311,10 +454,10 @@ class Report:
                 r = self.get(model, task)
                 if r is None:
                     continue
-                acc = r.value("accuracy")
-                rows.append([model, k, *[r.value("accuracy", c) for c in cats], acc, _delta(acc, prev)])
+                acc = self._acc(r)
+                rows.append([model, k, *[self._acc(r, c) for c in cats], acc, _delta(acc, prev)])
                 prev = acc
-        return Table(
+        return self._table(
             "table12_kshot",
             "Table 12 - binary few-shot accuracy by category",
             ["Model", "k", *cats, OVERALL, "Δ vs k-1"],
@@ -324,30 +467,29 @@ class Report:
 
     def positive_negative(self) -> Table | None:
         rows = []
+        robust = self.conv.name == "robust"
         for model in self.models:
             for k in SHOTS:
                 r = self.get(model, BINARY.format(k=k))
                 if r is None:
                     continue
-                rows.append(
-                    [
-                        model,
-                        k,
-                        r.value("accuracy_positive"),
-                        r.value("accuracy_negative"),
-                        r.value("accuracy"),
-                        r.value("yes_rate"),
-                        r.value("unparsed_rate"),
-                    ]
-                )
+                row = [model, k, r.value(self.conv.positive), r.value(self.conv.negative), self._acc(r)]
+                if robust:
+                    row.append(r.value("yes_rate"))
+                unparsed = r.value(self.conv.unparsed)
+                row.append(unparsed if robust or unparsed is None else int(unparsed))
+                rows.append(row)
         if not rows:
             return None
-        return Table(
+        headers = ["Model", "k", "Positive clips", "Negative clips", OVERALL]
+        headers += ["Yes-rate"] if robust else []
+        return self._table(
             "table17_positive_negative",
             "Table 17 - positive vs negative clips",
-            ["Model", "k", "Positive clips", "Negative clips", OVERALL, "Yes-rate", "Unparsed"],
+            [*headers, self.conv.unparsed_header],
             rows,
-            note="Positive clips: the answer is yes; negative clips: no. Yes-rate over all questions.",
+            note="Positive clips: the answer is yes; negative clips: no."
+            + (" Yes-rate over all questions." if robust else " Each over its parsed answers."),
         )
 
     def hard_vs_random(self) -> Table | None:
@@ -359,10 +501,10 @@ class Report:
                 hard, rnd = self.get(model, BINARY.format(k=k)), self.get(model, BINARY_RANDOM.format(k=k))
                 if hard is None and rnd is None:
                     continue
-                h = hard.value("accuracy") if hard else None
-                r = rnd.value("accuracy") if rnd else None
+                h = self._acc(hard) if hard else None
+                r = self._acc(rnd) if rnd else None
                 rows.append([model, k, h, r, _delta(r, h)])
-        return Table(
+        return self._table(
             "table5_hard_vs_random",
             "Table 5 - hard vs random negatives (binary)",
             ["Model", "k", "Hard negatives", "Random negatives", "Δ"],
@@ -391,12 +533,10 @@ class Report:
                     r = self.get(model, task)
                     if r is None:
                         continue
-                    acc = r.value("accuracy")
-                    rows.append(
-                        [model, label, *[r.value("accuracy", c) for c in cats], acc, _delta(acc, prev)]
-                    )
+                    acc = self._acc(r)
+                    rows.append([model, label, *[self._acc(r, c) for c in cats], acc, _delta(acc, prev)])
                     prev = acc
-        return Table(
+        return self._table(
             "table11_inputs",
             "Table 11 - video inputs (binary 0-shot; and MC)",
             ["Model", "Input", *cats, OVERALL, "Δ vs previous"],
@@ -419,14 +559,14 @@ class Report:
                                 model,
                                 k,
                                 label,
-                                r.value("accuracy_positive"),
-                                r.value("accuracy_negative"),
-                                r.value("accuracy"),
+                                r.value(self.conv.positive),
+                                r.value(self.conv.negative),
+                                self._acc(r),
                             ]
                         )
         if not rows:
             return None
-        return Table(
+        return self._table(
             "table16_prompts",
             "Table 16 - prompt variants (binary)",
             ["Model", "k", "Prompt", "Positive clips", "Negative clips", "All clips"],
@@ -445,6 +585,8 @@ class Report:
         for t, _ in present:
             for r in self._with(t):
                 doms |= set(r.domains())
+        if not doms:
+            return None
         order = order_categories(c for c, _ in doms)
         headers = ["Category", "Domain"]
         columns = []
@@ -454,12 +596,13 @@ class Report:
                     headers.append(f"{model} ({label})")
                     columns.append(self.get(model, t))
         rows = [
-            [c, d, *[r.value("accuracy", c, d) for r in columns]]
+            [c, d, *[self._acc(r, c, d) for r in columns]]
             for c, d in sorted(doms, key=lambda cd: (order.index(cd[0]), cd[1]))
         ]
-        return Table("domains", "Accuracy per domain", headers, rows)
+        return self._table("domains", "Accuracy per domain", headers, rows)
 
     def summary(self) -> Table:
+        """Every task and model in both conventions (not per convention: one table)."""
         tasks = list(dict.fromkeys(r.task for r in self.results))
         rows = []
         for task in tasks:
@@ -467,25 +610,49 @@ class Report:
                 r = self.get(model, task)
                 if r is None:
                     continue
+                off = r.value("official_accuracy")
+                published = r.value("official_as_published")
+                unparsable = r.value("official_unparsable")
                 rows.append(
                     [
                         task,
                         model,
+                        off,
+                        int(unparsable) if unparsable is not None else None,
+                        published
+                        if published is not None and off is not None and abs(published - off) > 5e-5
+                        else None,
                         r.value("accuracy"),
-                        r.value("random_baseline"),
                         r.value("unparsed_rate"),
+                        r.value("random_baseline"),
                         r.n if r.n is not None else "",
                         "partial" if r.partial else "",
                     ]
                 )
         return Table(
             "summary",
-            "All tasks",
-            ["Task", "Model", "Accuracy", "Random", "Unparsed", "Questions", ""],
+            "All tasks, both scoring conventions",
+            [
+                "Task",
+                "Model",
+                "Official",
+                "Unparsable (count)",
+                "As published",
+                "Robust",
+                "Unparsed",
+                "Random",
+                "Questions",
+                "",
+            ],
             rows,
+            note="Official: the authors' convention (last line; accuracy over parsed answers), what the paper's "
+            "tables use. As published: what the authors' released code would print for the same answers, "
+            "shown only where its defects change the number. Robust: this toolkit's parser; unparsed "
+            "answers count as wrong. Accuracy in %.",
         )
 
     def tables(self) -> list[Table]:
+        """This convention's tables (the summary, shared by both, is :meth:`summary`)."""
         candidates = [
             self.by_category("table3_mc", "Table 3 - multiple choice by category", MC),
             self.by_category(
@@ -497,9 +664,8 @@ class Report:
             self.inputs(),
             self.prompts(),
             self.domains(),
-            self.summary(),
         ]
-        return [t for t in candidates if t is not None]
+        return [t for t in candidates if t is not None and any(_has_number(row) for row in t.rows)]
 
     # ------------------------------------------------------------------------- plots
 
@@ -513,6 +679,12 @@ class Report:
             if path is not None:
                 written.append(path)
         return written
+
+    def _plot_name(self, out_dir: Path, stem: str) -> Path:
+        return out_dir / f"{stem}{self.conv.suffix}.png"
+
+    def _plot_title(self, title: str) -> str:
+        return f"{title} - {self.conv.name} scoring"
 
     def _colors(self) -> dict[str, Any]:
         import matplotlib.pyplot as plt
@@ -536,10 +708,10 @@ class Report:
         for model in self.models:
             for kind, pattern in (("hard", BINARY), ("random", BINARY_RANDOM)):
                 pts = [
-                    (k, 100 * r.value("accuracy"))
+                    (k, 100 * acc)
                     for k in SHOTS
                     if (r := self.get(model, pattern.format(k=k))) is not None
-                    and r.value("accuracy") is not None
+                    and (acc := self._acc(r)) is not None
                 ]
                 if pts:
                     series[(model, kind)] = pts
@@ -555,13 +727,13 @@ class Report:
         ax.set_xticks(list(SHOTS))
         ax.set_xlabel("in-context examples k")
         ax.set_ylabel("binary accuracy (%)")
-        ax.set_title("VideoNet binary few-shot accuracy (Figure 5)")
+        ax.set_title(self._plot_title("VideoNet binary few-shot accuracy (Figure 5)"))
         lo = min(a for pts in series.values() for _, a in pts)
         hi = max(a for pts in series.values() for _, a in pts)
         ax.set_ylim(max(0, min(lo, 50) - 5), min(100, max(hi, 50) + 5))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        return self._save(fig, out_dir / "fig5_kshot.png")
+        return self._save(fig, self._plot_name(out_dir, "fig5_kshot"))
 
     def _plot_posneg(self, out_dir: Path) -> Path | None:
         """One panel per model (as in the paper's Figure 18): positive and negative clips vs k."""
@@ -570,7 +742,7 @@ class Report:
         data = {}
         for model in self.models:
             pts = [
-                (k, r.value("accuracy_positive"), r.value("accuracy_negative"))
+                (k, r.value(self.conv.positive), r.value(self.conv.negative))
                 for k in SHOTS
                 if (r := self.get(model, BINARY.format(k=k))) is not None
             ]
@@ -596,15 +768,15 @@ class Report:
         for ax in axes[:, 0]:
             ax.set_ylabel("accuracy (%)")
         axes.flat[0].legend(fontsize=8, loc="lower left")
-        fig.suptitle("Positive vs negative clips (Figure 18)")
+        fig.suptitle(self._plot_title("Positive vs negative clips (Figure 18)"))
         fig.tight_layout()
-        return self._save(fig, out_dir / "fig18_positive_negative.png")
+        return self._save(fig, self._plot_name(out_dir, "fig18_positive_negative"))
 
     def _plot_categories(self, task: str, title: str, path: Path) -> Path | None:
         import matplotlib.pyplot as plt
         import numpy as np
 
-        rows = self._with(task)
+        rows = [r for r in self._with(task) if self._acc(r) is not None]
         if not rows:
             return None
         cats = [*self.categories([task]), OVERALL]
@@ -614,7 +786,7 @@ class Report:
         fig, ax = plt.subplots(figsize=(max(6.4, 1.1 * len(cats) + 1.5), 4.4))
         colors = self._colors()
         for i, r in enumerate(rows):
-            vals = [r.value("accuracy", c) if c != OVERALL else r.value("accuracy") for c in cats]
+            vals = [self._acc(r, c) if c != OVERALL else self._acc(r) for c in cats]
             heights = [100 * v if v is not None else 0 for v in vals]
             bars = ax.bar(x - 0.4 + width * (i + 0.5), heights, width, label=r.model, color=colors[r.model])
             for bar, v in zip(bars, vals):
@@ -640,64 +812,115 @@ class Report:
         ax.set_xticklabels(cats, rotation=20, ha="right")
         ax.set_ylim(0, 105)
         ax.set_ylabel("accuracy (%)")
-        ax.set_title(title)
+        ax.set_title(self._plot_title(title))
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.grid(axis="y", alpha=0.3)
         return self._save(fig, path)
 
     def _plot_mc(self, out_dir: Path) -> Path | None:
-        return self._plot_categories(MC, "Multiple choice by category", out_dir / "mc_by_category.png")
+        return self._plot_categories(
+            MC, "Multiple choice by category", self._plot_name(out_dir, "mc_by_category")
+        )
 
     def _plot_binary0(self, out_dir: Path) -> Path | None:
         return self._plot_categories(
-            BINARY.format(k=0), "Binary 0-shot by category", out_dir / "binary_0shot_by_category.png"
+            BINARY.format(k=0),
+            "Binary 0-shot by category",
+            self._plot_name(out_dir, "binary_0shot_by_category"),
         )
+
+
+def _has_number(row: Sequence[Any]) -> bool:
+    return any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row[1:])
 
 
 def summary_markdown(results: Sequence[TaskResult]) -> str:
-    """Per-task table: accuracy by category, overall, random baseline, unparsed rate (for terminals)."""
+    """Per-task table for terminals: accuracy by category and overall under the official and the
+    robust convention, unparsable/unparsed, random baseline, positive/negative/yes-rate."""
     report = Report(results)
     tasks = list(dict.fromkeys(r.task for r in results))
     cats = report.categories(tasks)
-    headers = ["Task", "Model", *cats, OVERALL, "Random", "Unparsed", "Pos / Neg / Yes-rate"]
+    headers = [
+        "Task",
+        "Model",
+        "Scoring",
+        *cats,
+        OVERALL,
+        "Random",
+        "Unparsed",
+        "Pos / Neg / Yes-rate",
+    ]
     rows = []
     for r in results:
-        posneg = ""
-        if r.value("accuracy_positive") is not None or r.value("accuracy_negative") is not None:
-            posneg = " / ".join(
-                _pct(r.value(k)) for k in ("accuracy_positive", "accuracy_negative", "yes_rate")
+        for conv in (CONVENTIONS["official"], CONVENTIONS["robust"]):
+            posneg = ""
+            if r.value(conv.positive) is not None or r.value(conv.negative) is not None:
+                keys = [conv.positive, conv.negative] + (["yes_rate"] if conv.name == "robust" else [])
+                posneg = " / ".join(_pct(r.value(k)) for k in keys)
+            unparsed = r.value(conv.unparsed)
+            rows.append(
+                [
+                    r.task,
+                    r.model,
+                    conv.name,
+                    *[r.value(conv.accuracy, c) for c in cats],
+                    r.value(conv.accuracy),
+                    r.value("random_baseline"),
+                    (f"{int(unparsed)} answers" if conv.name == "official" else unparsed)
+                    if unparsed is not None
+                    else None,
+                    posneg,
+                ]
             )
-        rows.append(
-            [
-                r.task,
-                r.model,
-                *[r.value("accuracy", c) for c in cats],
-                r.value("accuracy"),
-                r.value("random_baseline"),
-                r.value("unparsed_rate"),
-                posneg,
-            ]
-        )
-    return Table("summary", "", headers, rows).markdown().split("\n", 2)[2]
+    note = (
+        "official: the authors' convention (last line only; accuracy over the parsed answers, the paper's "
+        "tables); robust: this toolkit's parser (unparsed answers count as wrong)."
+    )
+    return Table("summary", "", headers, rows).markdown().split("\n", 2)[2] + "\n" + note + "\n"
 
 
 def write_report(
     results: Sequence[TaskResult], out_dir: str | os.PathLike, notes: Sequence[str] = ()
 ) -> list[Path]:
-    """Write every table (``.md`` + ``.csv``), ``report.md`` with all of them, and the plots."""
+    """Write every table (``.md`` + ``.csv``) under both conventions, the summary, ``report.md``
+    with all of them, and the plots."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    report = Report(results)
-    tables = report.tables()
     written: list[Path] = []
-    for t in tables:
-        written.append(atomic_write_text(out / f"{t.name}.md", t.markdown()))
-        written.append(atomic_write_text(out / f"{t.name}.csv", t.csv()))
-    plots = report.plots(out)
+    parts = [
+        "# VideoNet results",
+        "",
+        "Models: " + ", ".join(f"`{m}`" for m in dict.fromkeys(r.model for r in results)),
+        "",
+        "Every number is given under two scoring conventions. **Official** is the VideoNet authors' "
+        "convention - the paper's tables use it: only the last line of an answer is read (a bare letter or "
+        "`\\boxed{X}` for multiple choice; a few yes/no forms, then the whole text, for binary), and accuracy "
+        "is over the answers it could parse, with the unparsable count beside it. **Robust** is this toolkit's "
+        "parser (letters in any common form, option text, reasoning blocks, 'Final answer:'), and an answer "
+        "it cannot read counts as wrong. They differ when answers are not in the requested format: official "
+        "drops them from the denominator, robust reads most of them and counts the rest as wrong.",
+        "",
+    ]
+    all_notes = list(notes)
+    shared = Report(results)
+    summary = shared.summary()
+    written.append(atomic_write_text(out / f"{summary.name}.md", summary.markdown()))
+    written.append(atomic_write_text(out / f"{summary.name}.csv", summary.csv()))
+    parts += [summary.markdown()]
+    plots: list[Path] = []
+    for name in ("official", "robust"):
+        report = Report(results, name)
+        tables = report.tables()
+        if not tables:
+            continue
+        parts += [f"## {report.conv.label[0].upper()}{report.conv.label[1:]}", ""]
+        for t in tables:
+            written.append(atomic_write_text(out / f"{t.name}.md", t.markdown()))
+            written.append(atomic_write_text(out / f"{t.name}.csv", t.csv()))
+            parts.append(t.markdown())
+        plots += report.plots(out)
+        all_notes += [n for n in report.notes if n not in all_notes]
     written += plots
-    all_notes = [*notes, *report.notes]
-    parts = ["# VideoNet results", "", "Models: " + ", ".join(f"`{m}`" for m in report.models), ""]
-    parts += [t.markdown() for t in tables]
     if plots:
         parts += ["### Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
     if all_notes:

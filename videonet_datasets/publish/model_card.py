@@ -65,7 +65,25 @@ HIGHLIGHT_KEYS = (
     "seed",
 )
 HIGHLIGHT_WORDS = ("lr", "batch", "fps", "frames", "packing", "scheduler", "warmup", "precision")
-HEADLINE_METRICS = ("accuracy", "accuracy_positive", "accuracy_negative", "yes_rate", "unparsed_rate")
+HEADLINE_METRICS = (
+    "official_accuracy",
+    "official_unparsable",
+    "accuracy",
+    "accuracy_positive",
+    "accuracy_negative",
+    "yes_rate",
+    "unparsed_rate",
+)
+# Column headers of the evaluation table: the two scoring conventions, labelled.
+METRIC_LABELS = {
+    "official_accuracy": "accuracy (official)",
+    "official_unparsable": "unparsable (official, count)",
+    "accuracy": "accuracy (robust)",
+    "accuracy_positive": "positive clips (robust)",
+    "accuracy_negative": "negative clips (robust)",
+    "yes_rate": "yes-rate",
+    "unparsed_rate": "unparsed (robust)",
+}
 _HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -204,8 +222,11 @@ def _fmt_params(n: int | None) -> str:
 def _pct(v: float | None, metric: str) -> str:
     if v is None:
         return "-"
-    if metric.startswith(("accuracy", "yes_rate", "unparsed_rate", "random_baseline")) and 0 <= v <= 1:
+    rates = ("accuracy", "official_accuracy", "yes_rate", "unparsed_rate", "random_baseline")
+    if metric.startswith(rates) and 0 <= v <= 1:
         return f"{100 * v:.1f}"
+    if metric == "official_unparsable":
+        return str(int(v))
     return f"{v:.4g}"
 
 
@@ -233,9 +254,14 @@ def _eval_section(inp: ModelCardInputs) -> str:
     if not headline:  # not VideoNet's metrics: show every metric
         headline = sorted({r.metric for r in inp.eval_rows if "[" not in r.metric})
     lines = [
-        "Accuracy in % (VideoNet metrics; ± is lmms-eval's standard error).",
+        "Accuracy in % (VideoNet metrics; ± is lmms-eval's standard error). Two scoring conventions: "
+        "**official** is the VideoNet authors' (only the answer's last line is read; accuracy over the answers "
+        "it could parse, the unparsable count beside it) - the paper's tables use it; **robust** is the "
+        "toolkit's parser (any common answer form; an unreadable answer counts as wrong).",
         "",
-        "| task | benchmark config | split | questions | " + " | ".join(headline) + " |",
+        "| task | benchmark config | split | questions | "
+        + " | ".join(METRIC_LABELS.get(m, m) for m in headline)
+        + " |",
         "|---|---|---|---|" + "---|" * len(headline),
     ]
     for task, ms in by_task.items():
@@ -263,18 +289,17 @@ def _eval_section(inp: ModelCardInputs) -> str:
         tasks = [t for t, ms in by_task.items() if any(f"accuracy[{c}]" in ms for c in cats)]
         lines += [
             "",
-            "Accuracy per category (%):",
+            "Accuracy per category (%), official / robust scoring:",
             "",
             "| category | " + " | ".join(f"`{t}`" for t in tasks) + " |",
         ]
         lines.append("|---|" + "---|" * len(tasks))
+
+        def cell(t: str, key: str) -> str:
+            return _pct(by_task[t][key].value, "accuracy") if key in by_task[t] else "-"
+
         for c in cats:
-            row = [
-                _pct(by_task[t][f"accuracy[{c}]"].value, "accuracy")
-                if f"accuracy[{c}]" in by_task[t]
-                else "-"
-                for t in tasks
-            ]
+            row = [f"{cell(t, f'official_accuracy[{c}]')} / {cell(t, f'accuracy[{c}]')}" for t in tasks]
             lines.append(f"| {c} | " + " | ".join(row) + " |")
     if inp.eval_files:
         lines += ["", "Source: " + ", ".join(f"`{f}`" for f in inp.eval_files) + " (in this repo)."]
@@ -345,8 +370,12 @@ def _data_section(inp: ModelCardInputs, local_data: list[str]) -> str:
 def card_metadata(inp: ModelCardInputs) -> ModelCardData:
     results = []
     dataset_type = inp.benchmark_repo or "videonet"
+    names = {
+        "official_accuracy": "accuracy (%), official scoring (over parsed answers)",
+        "accuracy": "accuracy (%), robust scoring (unparsed = wrong)",
+    }
     for r in inp.eval_rows:
-        if r.metric != "accuracy":
+        if r.metric not in names:
             continue
         bc = benchmark_config_of(r.task)
         results.append(
@@ -358,7 +387,7 @@ def card_metadata(inp: ModelCardInputs) -> ModelCardData:
                 dataset_config=bc[0] if bc else None,
                 dataset_split=bc[1] if bc else None,
                 metric_type="accuracy",
-                metric_name="accuracy (%)",
+                metric_name=names[r.metric],
                 metric_value=round(100 * r.value, 2) if 0 <= r.value <= 1 else r.value,
             )
         )
