@@ -235,6 +235,8 @@ def test_the_authors_own_files_are_rescored_with_the_defects_fixed(tmp_path: Pat
     assert metrics["official_unparsable"] == 1
     results, _ = load_results([tmp_path])
     assert results[0].model == "gpt-5" and results[0].value("official_accuracy") == pytest.approx(2 / 3)
+    results, notes = load_results([f"mine={path}"])  # a single file, labelled
+    assert results[0].model == "mine" and not any("skipped" in n for n in notes)
     (tmp_path / "gpt-5" / "weird.json").write_text(json.dumps(entries))
     _, notes = load_results([tmp_path])
     assert any("weird.json" in n and "configuration is unknown" in n for n in notes)

@@ -294,14 +294,15 @@ def load_results(
             label, _, text = text.partition("=")
         path = Path(text)
         files = _result_files(path)
-        official_files = [f for f in _official_files(path) if f not in files]
         n_official = 0
-        for f in official_files:  # the authors' layout: results/<model>/<file>.json
+        for f in _official_files(path):  # the authors' layout: results/<model>/<file>.json
             r, more = official_file_results(f, label or f.parent.name, questions)
             notes += more
             if r is not None:
                 n_official += 1
                 keep(r)
+                if f in files:
+                    files.remove(f)
         if not files and not n_official:
             raise FileNotFoundError(
                 f"{text}: no lmms-eval *_results.json files nor authors' result files "
