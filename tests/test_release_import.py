@@ -247,6 +247,23 @@ def test_wording_the_importer_does_not_know_is_a_warning_not_an_error(release, t
     assert rel.actions["1"].name == "Biellmann Spin"  # from the other files
 
 
+def test_structure_deviations_are_warnings(release, tmp_path: Path):
+    """The rows are the file's either way; what departs from the release's usual structure is listed."""
+    other = release.clips[2][
+        2
+    ]  # action 3's test clip 2: neither action 1's positive nor anyone's negative clip
+
+    def edit(ls):
+        _set(ls, 0, lambda d: d["question"][1].update(video=other))  # 1-pos-1
+        _set(ls, 2, lambda d: d["question"][1].update(video=other))  # 1-neg-1
+
+    rel = read_release(_broken(release, tmp_path, "binary_0shot.jsonl", edit))
+    text = "\n".join(rel.warnings)
+    assert "binary_0shot.jsonl:1: key '1-pos-1': positive clip" in text
+    assert "binary_0shot.jsonl:3: key '1-neg-1': negative clip" in text
+    assert "the k-shot files ask it about different clips" in text
+
+
 def test_keys_parse():
     assert parse_key("29-neg-2") == ("29", "neg", 2)
     assert parse_key("32-mcq-test-4") == ("32", "mcq-test", 4)

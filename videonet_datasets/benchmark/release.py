@@ -293,8 +293,10 @@ def _mc_question(line: Line, problems: list[str]) -> MCQuestion | None:
             options.append(m.group("name"))
     where = f"{line.where}: key {line.key!r}"
     if head is None or len(options) < 2:
-        problems.append(f"{where}: not a VideoNet multiple-choice question (no 'Which of the following <domain> "
-                        "actions is shown in the video?' with lettered options)")  # fmt: skip
+        problems.append(
+            f"{where}: not a VideoNet multiple-choice question (no 'Which of the following <domain> "
+            "actions is shown in the video?' with lettered options)"
+        )
         return None
     if len(videos) != 1:
         problems.append(f"{where}: a multiple-choice question shows one video, this one {len(videos)}")
@@ -336,13 +338,17 @@ def _binary_question(line: Line, k: int, problems: list[str], warnings: list[str
         problems.append(f"{where}: answer {line.answer!r} must be 'yes' or 'no'")
         return None
     if label != ("yes" if line.kind == "pos" else "no"):
-        problems.append(f"{where}: a {line.kind} question must be answered {'yes' if line.kind == 'pos' else 'no'}, "
-                        f"not {line.answer!r}")  # fmt: skip
+        problems.append(
+            f"{where}: a {line.kind} question must be answered {'yes' if line.kind == 'pos' else 'no'}, "
+            f"not {line.answer!r}"
+        )
         return None
     videos = [e["video"] for e in line.question if e["type"] == "video"]
     if len(videos) != k + 1:
-        problems.append(f"{where}: a {k}-shot question shows {k + 1} videos ({k} examples, then the test clip), "
-                        f"this one {len(videos)}")  # fmt: skip
+        problems.append(
+            f"{where}: a {k}-shot question shows {k + 1} videos ({k} examples, then the test clip), "
+            f"this one {len(videos)}"
+        )
         return None
     texts = [e["text"] for e in line.question if e["type"] == "text"]
     if not any("yes" in t and "no" in t for t in texts):
@@ -350,8 +356,10 @@ def _binary_question(line: Line, k: int, problems: list[str], warnings: list[str
         return None
     wording, announced = _wording(texts, k)
     if wording is None:
-        warnings.append(f"{where}: its wording names no action/subdomain/domain the importer recognises; "
-                        "sent as stored, subdomain recorded as 'action'")  # fmt: skip
+        warnings.append(
+            f"{where}: its wording names no action/subdomain/domain the importer recognises; "
+            "sent as stored, subdomain recorded as 'action'"
+        )
     elif announced != k:
         warnings.append(f"{where}: the text announces {announced} example video(s) in a {k}-shot question")
     return BinaryQuestion(line, k, label, tuple(videos[:-1]), videos[-1], wording)
@@ -613,8 +621,10 @@ def read_release(
         wrong = tuple(o for i, o in enumerate(first.options) if i != first.answer_index)
         for q in qs[1:]:
             if {o for i, o in enumerate(q.options) if i != q.answer_index} != set(wrong):
-                warnings.append(f"{q.line.where}: key {q.line.key!r}: wrong options differ from "
-                                f"{first.line.where}'s; the recovered hard negatives are the first set")  # fmt: skip
+                warnings.append(
+                    f"{q.line.where}: key {q.line.key!r}: wrong options differ from "
+                    f"{first.line.where}'s; the recovered hard negatives are the first set"
+                )
         ordered = sorted(qs, key=lambda q: (q.line.kind != "mcq-val", q.line.n))
         for q in ordered:
             other = clip_action.get(q.video)
@@ -628,9 +638,14 @@ def read_release(
             )
             cats[domain] = "Unknown"
         actions[aid] = ActionInfo(
-            aid, domain, first.correct, first.correct, category=cats[domain], wrong_options=wrong,
+            aid,
+            domain,
+            first.correct,
+            first.correct,
+            category=cats[domain],
+            wrong_options=wrong,
             clips=[q.video for q in ordered],
-        )  # fmt: skip
+        )
     for qs in binary.values():
         for q in qs:
             if q.line.action_id not in actions:
@@ -659,8 +674,10 @@ def read_release(
             named.add(info.action_id)
             name, matched = _display_name(info.mc_name, w.phrase)
             if not matched:
-                warnings.append(f"{q.line.where}: the binary prompt names {w.phrase!r}, the MC answer {info.mc_name!r}; "
-                                f"recorded name {name!r}")  # fmt: skip
+                warnings.append(
+                    f"{q.line.where}: the binary prompt names {w.phrase!r}, the MC answer {info.mc_name!r}; "
+                    f"recorded name {name!r}"
+                )
             info.name, info.subdomain = name, w.subdomain
     if problems:
         raise ReleaseFormatError(problems)
@@ -711,15 +728,27 @@ def read_release(
         info = actions[q.line.action_id]
         for k, qk in per_k.items():
             if list(qk.examples) != info.clips[:k]:
-                warnings.append(f"{qk.line.where}: key {key!r}: in-context clips are not the action's MC "
-                                "validation clip, then test clips 1 and 2")  # fmt: skip
+                warnings.append(
+                    f"{qk.line.where}: key {key!r}: in-context clips are not the action's MC "
+                    "validation clip, then test clips 1 and 2"
+                )
+        if q.label == "yes" and q.video not in info.clips[3:5]:
+            warnings.append(
+                f"{q.line.where}: key {key!r}: positive clip {q.video} is not the action's MC test clip 3 or 4"
+            )
         if q.label == "no":
             neg = clip_action.get(q.video)
             if neg is None:
                 warnings.append(f"{q.line.where}: key {key!r}: negative clip {q.video} is in no MC question")
             elif neg not in info.negative_ids:
-                warnings.append(f"{q.line.where}: key {key!r}: negative clip {q.video} is action {neg}'s, "
-                                f"not one of action {info.action_id}'s wrong options")  # fmt: skip
+                warnings.append(
+                    f"{q.line.where}: key {key!r}: negative clip {q.video} is action {neg}'s, "
+                    f"not one of action {info.action_id}'s wrong options"
+                )
+            elif actions[neg].clips[3:4] != [q.video]:
+                warnings.append(
+                    f"{q.line.where}: key {key!r}: negative clip {q.video} is not action {neg}'s MC test clip 3"
+                )
     files = {f: sha256_file(bench / f) for f in present}
     return Release(root, mc, binary, actions, clip_action, files, warnings)
 
@@ -742,12 +771,16 @@ class ImportSummary:
         lines = [f"Imported {self.out_dir} (the official release as published)"]
         for config, splits in self.rows.items():
             lines.append(f"  {config:<22}" + "  ".join(f"{s}={n:,}" for s, n in splits.items()))
-        lines.append(f"  {self.actions} actions in {self.domains} domains; videos: {self.videos_present} of "
-                     f"{self.videos} {self.how}")  # fmt: skip
+        lines.append(
+            f"  {self.actions} actions in {self.domains} domains; videos: {self.videos_present} of "
+            f"{self.videos} {self.how}"
+        )
         missing = self.videos - self.videos_present
         if missing:
-            lines.append(f"  MISSING {missing} video(s): add them to {self.out_dir}/videos (or import again with "
-                         f"--videos DIR / ${ENV_VIDEOS}); tasks refuse to run until every video exists")  # fmt: skip
+            lines.append(
+                f"  MISSING {missing} video(s): add them to {self.out_dir}/videos (or import again with "
+                f"--videos DIR / ${ENV_VIDEOS}); tasks refuse to run until every video exists"
+            )
         lines.append(
             "  not in the release: definitions (empty: the definition ablation will refuse), categories "
             "(from the paper's domain table)"
@@ -755,8 +788,10 @@ class ImportSummary:
         if self.warnings:
             lines.append(f"  warnings ({len(self.warnings)}):")
             lines += [f"    - {w}" for w in self.warnings]
-        lines.append(f"  recovered tables: {self.out_dir}/annotations (rebuild with `videonet build-benchmark "
-                     f"{self.out_dir}/annotations --out OTHER --keep-whole-clips`)")  # fmt: skip
+        lines.append(
+            f"  recovered tables: {self.out_dir}/annotations (rebuild with `videonet build-benchmark "
+            f"{self.out_dir}/annotations --out OTHER --keep-whole-clips`)"
+        )
         return "\n".join(lines)
 
 
