@@ -260,7 +260,16 @@ def test_videonet_eval_fails_clearly(world: Path, tmp_path: Path, capsys, monkey
     assert main(["eval", "--preset", "bogus", "--tasks", "videonet_mc"]) == 2
     assert main(["eval", "--print-include-path"]) == 0
     assert capsys.readouterr().out.strip() == str(TASKS_DIR)
+    # A folder of the user's own: kept when the entry-point plugin puts the suite on lmms-eval's path
+    # (here the run then stops on the missing data), refused when the plugin is switched off.
+    monkeypatch.setenv("VIDEONET_DATA", str(tmp_path / "absent"))
     assert main(["eval", "--include_path", "x", "--tasks", "videonet_mc"]) == 2
+    assert "VideoNet benchmark not found" in capsys.readouterr().err
+    monkeypatch.setenv("VIDEONET_LMMS_AUTO_INCLUDE", "0")
+    assert main(["eval", "--include_path", "x", "--tasks", "videonet_mc"]) == 2
+    assert "videonet eval adds its own --include_path" in capsys.readouterr().err
+    monkeypatch.delenv("VIDEONET_LMMS_AUTO_INCLUDE")
+    monkeypatch.delenv("VIDEONET_DATA")
     # A missing video is found when the task loads, and the command exits non-zero.
     broken = tmp_path / "broken"
     import shutil
