@@ -4,6 +4,8 @@ The authors' question files (``RAIVNLab/VideoNet`` ``benchmarks/*.jsonl``) state
 so nothing is copied from them: this fixture writes its own questions in their format and
 with the features the real files have and the importer must tolerate -
 
+* a domain named by its actions ("Which of the following Knots is shown", "which is a
+  Knot." - no "in <domain>");
 * Title Case names with hand-written grammar in binary prompts ("Recall that Crossovers are
   an action ...", "Recall that Stroking is an action ...") and lower case in MC options;
 * subdomain words ("is a Penalty in American Football", "a Shot in Ice Hockey");
@@ -47,7 +49,7 @@ class FixtureAction:
         return self.sub_phrase.split(" ", 1)[1]
 
 
-FS, AF, IH = "Figure Skating", "American Football", "Ice Hockey"
+FS, AF, IH, KN = "Figure Skating", "American Football", "Ice Hockey", "Knots"
 ACTIONS: list[FixtureAction] = [
     FixtureAction(FS, "Biellmann Spin", "a Biellmann Spin", "is", "an action", ("Camel Spin", "Split Jump", "Sit Spin")),
     FixtureAction(FS, "Camel Spin", "a Camel Spin", "is", "an action", ("Biellmann Spin", "Sit Spin", "Crossovers")),
@@ -64,7 +66,14 @@ ACTIONS: list[FixtureAction] = [
     FixtureAction(IH, "Interference", "an Interference", "is", "a Penalty", ("Boarding", "Slap Shot", "Between-the-Legs Shot")),
     FixtureAction(IH, "Slap Shot", "a Slap Shot", "is", "a Shot", ("Between-the-Legs Shot", "Boarding", "Interference")),
     FixtureAction(IH, "Between-the-Legs Shot", "a Between-the-Legs Shot", "is", "a Shot", ("Slap Shot", "Boarding", "Interference")),
+    # A domain named by its actions: "Which of the following Knots is shown", "which is a Knot."
+    FixtureAction(KN, "Bowline", "a Bowline", "is", "a Knot", ("Clove Hitch", "Sheet Bend", "Reef Knot")),
+    FixtureAction(KN, "Clove Hitch", "a Clove Hitch", "is", "a Knot", ("Bowline", "Reef Knot", "Sheet Bend")),
+    FixtureAction(KN, "Sheet Bend", "a Sheet Bend", "is", "a Knot", ("Reef Knot", "Bowline", "Clove Hitch")),
+    FixtureAction(KN, "Reef Knot", "a Reef Knot", "is", "a Knot", ("Sheet Bend", "Clove Hitch", "Bowline")),
 ]  # fmt: skip
+#: Domains the release names by their actions (no "actions" in MC, no "in <domain>" in binary).
+NAMED_BY_ACTIONS = {KN}
 COUNT = {1: "video shows", 2: "two videos show", 3: "three videos show"}
 
 
@@ -80,12 +89,17 @@ class FixtureRelease:
 
 def mc_text(domain: str, options: list[str]) -> str:
     body = "\n".join(f"{letter}. {o}" for letter, o in zip("ABCD", options))
-    return f"Which of the following {domain} actions is shown in the video?\n{body}\n{MC_TAIL}"
+    noun = domain if domain in NAMED_BY_ACTIONS else f"{domain} actions"
+    return f"Which of the following {noun} is shown in the video?\n{body}\n{MC_TAIL}"
+
+
+def _where(a: FixtureAction) -> str:
+    return "" if a.domain in NAMED_BY_ACTIONS else f" in {a.domain}"
 
 
 def zero_shot_text(a: FixtureAction) -> str:
     return (
-        f"Recall that {a.phrase} {a.be} {a.sub_phrase} in {a.domain}. Does the following video show {a.phrase}? "
+        f"Recall that {a.phrase} {a.be} {a.sub_phrase}{_where(a)}. Does the following video show {a.phrase}? "
         + INSTRUCTION
     )
 
@@ -93,7 +107,7 @@ def zero_shot_text(a: FixtureAction) -> str:
 def kshot_texts(a: FixtureAction, k: int) -> tuple[str, str]:
     which = "are" if a.be == "are" else "is"
     intro = (
-        f"The following {COUNT[k]} {a.phrase}, which {which} {a.sub_phrase} in {a.domain}. "
+        f"The following {COUNT[k]} {a.phrase}, which {which} {a.sub_phrase}{_where(a)}. "
         f"Examine the video{'s' if k > 1 else ''} closely."
     )
     return intro, f"Now consider the following video. Does it also show {a.phrase}? {INSTRUCTION}"

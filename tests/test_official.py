@@ -42,6 +42,8 @@ def _stated_mc(text: str | None, gold: str) -> int:
             if "BOXED{" + x + "}" in line:
                 letter = x
                 break
+    if letter is None and line.strip() in ("A", "B", "C", "D"):
+        letter = line.strip()  # "## B" cleans to " B": compared after stripping, as the authors do
     if letter is None:
         return -1
     return 1 if letter == gold else 0
@@ -70,6 +72,8 @@ def _stated_binary(text: str | None, gold: str, expect_yes_always: bool = False)
         said = "yes"
     elif 'is "no"' in line or "is 'no'" in line:
         said = "no"
+    elif line.strip() in ("yes", "no"):
+        said = line.strip()  # "Yes\t." cleans to "yes\t": compared after stripping
     if said is not None:
         return 1 if said == gold else 0
     whole = text
@@ -99,6 +103,7 @@ MC_TEMPLATES = [
     "{T}", "\\boxed{{{L}}}", "$\\boxed{{{L}}}$", "I think it is {L}.\n{L}", "Let me look.\n\n{L}",
     "{L}\n", "{L}\n\n", "Reasoning first.\nFinal answer: {L}", "<think>maybe C</think>\n{L}", " {L} ",
     "{L}:", "Option {L}", "{L} and C", "", "   ", "[LMMS_EVAL_REQUEST_FAILED after 3 retries]",
+    "## {L}", "{L} *", "{L}\t.", "**{L}** #",
 ]  # fmt: skip
 BINARY_TEMPLATES = [
     "{y}", "{Y}.", "**{Y}**", "{Y}, the skater rotates twice.", "The skater rotates twice, so {y}",
@@ -106,7 +111,8 @@ BINARY_TEMPLATES = [
     "The video does not show it.", "It does not depict the move.", "{Y}, it does.\nThe edge is clear.",
     "The edge is clear.\nSo {y}.", "Looking closely...\n\n{Y}", "{Y}!", "Maybe.", "{Y}\n", "{Y}\n\n",
     "Thinking.\nThe answer is {y}, clearly.\nThat is my view.", "{Y}; the rotation is there.\nDone",
-    "answer: {y}\nexplanation follows", "", "[LMMS_EVAL_REQUEST_FAILED x]",
+    "answer: {y}\nexplanation follows", "", "[LMMS_EVAL_REQUEST_FAILED x]", "{Y}\t.", "## {y}",
+    "{Y} .", "Reasons.\n# {Y}\t:",
 ]  # fmt: skip
 OPTIONS = ["Axel", "Lutz", "Flip", "Loop"]
 
@@ -149,6 +155,10 @@ def test_binary_equals_the_stated_rules_on_every_output():
         ("B. Lutz", "B", -1, "B LUTZ"),
         ("\\boxed{B}", "B", 1, "B"),
         ("B\n\n", "B", -1, ""),  # the last line is the empty one
+        # Cleaning can leave whitespace; the comparison strips it (the stored prediction keeps it).
+        ("## B", "B", 1, " B"),
+        ("# C", "B", 0, " C"),
+        ("B *", "B", 1, "B "),
         ("", "B", -1, ""),
         (None, "B", -1, ""),
     ],
@@ -170,6 +180,9 @@ def test_mc_cases(text, gold, code, prediction):
         ("Yes, it is a lutz.\nThe takeoff is from the outside edge.", "no", 0, 1),
         ("Yes, it is a lutz.\nThe takeoff is from the outside edge.", "yes", 1, 1),
         ("I cannot tell.", "yes", -1, -1),
+        # "yes\t" after cleaning compares as "yes": no fallback, so no defect 2 either.
+        ("Yes\t.", "no", 0, 0),
+        ("Yes\t.", "yes", 1, 1),
         ("", "no", -1, -1),
     ],
 )
@@ -195,6 +208,13 @@ def test_summaries_over_parsed_answers_and_the_published_mc_defect():
     assert b.positive == (1, 2) and b.negative == (2, 3)
     assert b.as_dict()["accuracy_negative"] == pytest.approx(2 / 3)
     assert official.summarize([-1, -1]).accuracy is None
+    # The published MC summary tells unparsable answers by the stored prediction: "## B"
+    # (prediction " B", correct) and "# C" (" C", wrong) leave its denominator too.
+    preds = ["B", " B", "C", "ANSWER B", "", " C", "A"]
+    pub = official.summarize([1, 1, 0, -1, -1, 0, 1], published=True, predictions=preds)
+    assert (pub.correct, pub.parsed, pub.unparsable) == (5, 3, 4)
+    with pytest.raises(ValueError, match="predictions"):
+        official.summarize([1], published=True, predictions=[])
     with pytest.raises(ValueError):
         official.summarize([2])
 

@@ -22,6 +22,7 @@ from videonet_datasets.prompts import (
     letter_index,
     mc_prompt,
     mc_target,
+    names_its_actions,
     option_letters,
 )
 
@@ -359,3 +360,30 @@ def test_prompts_and_parser_agree() -> None:
     assert "letter" in mc_prompt("Skateboarding", options).plain_text()
     assert parse_mc(mc_target(options, "Heelflip"), options).answer == "C"
     assert parse_binary("The tail pops.\n" + binary_target(False)).answer == "no"
+
+
+def test_a_domain_named_by_its_actions_is_worded_as_the_release_words_it():
+    """Some domains are named by what their actions are (Knots, Neurological Abnormalities): the
+    release asks "Which of the following Knots is shown" and says "which is a Knot." - neither
+    "Knots actions" nor "a Knot in Knots"."""
+    assert names_its_actions("Knots", "Knot")
+    assert names_its_actions("Neurological Abnormalities", "Neurological Abnormality")
+    assert names_its_actions("Boxes", "Box")
+    assert not names_its_actions("Figure Skating", "action")
+    assert not names_its_actions("American Football", "Penalty")
+    assert not names_its_actions("Knots", None) and not names_its_actions("Knots", "")
+    mc = mc_prompt("Knots", ["bowline", "reef knot"], "Knot").plain_text()
+    assert mc.startswith("Which of the following Knots is shown in the video?\nA. bowline\n")
+    assert (
+        mc_prompt("Knots", ["bowline", "reef knot"])
+        .plain_text()
+        .startswith("Which of the following Knots actions is shown")
+    )  # without the subdomain the general wording stays
+    zero = binary_prompt("Reef Knot", "Knots", "Knot").plain_text()
+    assert zero.startswith("Recall that a Reef Knot is a Knot. Does the following video show a Reef Knot? ")
+    two = binary_prompt("Reef Knot", "Knots", "Knot", k=2).plain_text()
+    assert two.startswith(
+        "The following two videos show a Reef Knot, which is a Knot. Examine the videos closely."
+    )
+    one = binary_prompt("Chorea", "Neurological Abnormalities", "Neurological Abnormality", k=1).plain_text()
+    assert one.startswith("The following video shows a Chorea, which is a Neurological Abnormality. Examine")

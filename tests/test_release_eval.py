@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from lmms_world import script_binary, script_mc, task_metrics, write_script
-from release_world import write_release
+from release_world import ACTIONS, write_release
 from test_prompts import RELEASED_0SHOT, RELEASED_2SHOT_INTRO, RELEASED_QUESTION
 
 from videonet_datasets.benchmark.release import import_release
@@ -102,7 +102,7 @@ def test_models_see_the_stored_prompts_in_the_stored_order(world, run):
             else:
                 assert Path(c["url"]).name == e["video"]
         seen += 1
-    assert seen == 56 * 5 + 14
+    assert seen == 4 * len(ACTIONS) * 5 + len(ACTIONS)
     # The wording quoted from the official files, on both paths: imported (here) and built (test_prompts).
     sent = {
         (r["task"], r["question_id"]): [c.get("text") for c in r["messages"][0]["content"]] for r in requests
@@ -251,7 +251,10 @@ def test_tasks_the_release_cannot_serve_refuse_when_they_load(world, tmp_path: P
     monkeypatch.setenv("VIDEONET_DATA", str(imported))
     with pytest.raises(source.MissingFieldError, match=r"no config 'binary_random_0shot'.*videonet_main"):
         utils.DATA_PATH_binary_random_0shot  # noqa: B018 - what lmms-eval reads when the task loads
-    with pytest.raises(source.MissingFieldError, match=r"definition.*56 of 56.*publishes no definitions"):
+    with pytest.raises(
+        source.MissingFieldError,
+        match=rf"definition.*{4 * len(ACTIONS)} of {4 * len(ACTIONS)}.*publishes no definitions",
+    ):
         utils.DATA_PATH_binary_0shot__definition  # noqa: B018
     assert utils.DATA_PATH_binary_0shot == str(imported.resolve())
 
@@ -285,7 +288,7 @@ def test_raivn_videonet_on_the_hub_is_read_as_published(world, tmp_path: Path, m
     monkeypatch.setattr(source, "_hub_roots", {})
     info = source.open_config("binary_1shot", spec="raivn/VideoNet")
     assert calls[0][0] == "raivn/VideoNet" and "benchmarks/*.jsonl" in calls[0][1]
-    assert info.root.parent == tmp_path / "cache" / "releases" and info.rows == {"test": 56}
+    assert info.root.parent == tmp_path / "cache" / "releases" and info.rows == {"test": 4 * len(ACTIONS)}
     assert not (snapshot / "data").exists()  # the repo's own layout; the import is in the cache
     shown = {v for d in release.lines["binary_1shot.jsonl"] for e in d["question"] if (v := e.get("video"))}
     assert {Path(p).name for p in calls[1][1]} == shown  # only the clips this config shows

@@ -20,6 +20,7 @@ from videonet_datasets.annotations import load_annotations, validate_annotations
 from videonet_datasets.benchmark.build import TrimConfig, build_benchmark
 from videonet_datasets.benchmark.qa import build_question_sets
 from videonet_datasets.benchmark.release import (
+    PAPER_DOMAIN_CATEGORIES,
     ReleaseFormatError,
     import_release,
     parse_key,
@@ -27,6 +28,9 @@ from videonet_datasets.benchmark.release import (
 )
 from videonet_datasets.benchmark.schema import data_file
 from videonet_datasets.cli import main
+
+N_CLIPS = 5 * len(ACTIONS)  # per action: the MC validation clip and MC test clips 1-4
+N_TEST = 4 * len(ACTIONS)  # MC test questions; binary test questions per k
 
 FILES = {
     "mcq_test.jsonl": ("mc", "test"),
@@ -93,7 +97,7 @@ def test_metadata_recovered_from_the_wording(imported: Path):
             a.name,
             a.subdomain,
             a.domain,
-            "Sports",
+            PAPER_DOMAIN_CATEGORIES[a.domain],  # Knots: "Crafts & Art"
         ), key
     # Plural with "are" and no article, a mass noun, the subdomain words.
     assert rows["3-pos-1"]["action"] == "Crossovers" and rows["6-pos-1"]["action"] == "Stroking"
@@ -108,7 +112,7 @@ def test_metadata_recovered_from_the_wording(imported: Path):
 
 def test_clips_are_the_releases_files_byte_for_byte(release, imported: Path, tmp_path: Path):
     linked = sorted((imported / "videos").iterdir())
-    assert len(linked) == 70 and all(p.is_symlink() for p in linked)
+    assert len(linked) == N_CLIPS and all(p.is_symlink() for p in linked)
     for p in linked:
         assert p.resolve() == (release.root / "videos" / p.name).resolve()
     copied = tmp_path / "copied"
@@ -138,7 +142,7 @@ def test_load_dataset_reads_the_import(imported: Path):
         [sys.executable, "-c", code], cwd=imported.parent, env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "56 1-pos-1 ['text', 'video', 'text', 'video']" in out.stdout
+    assert f"{N_TEST} 1-pos-1 ['text', 'video', 'text', 'video']" in out.stdout
 
 
 def test_recovered_tables_validate_and_rebuild_without_reencoding(release, imported: Path, tmp_path: Path):
@@ -155,7 +159,7 @@ def test_recovered_tables_validate_and_rebuild_without_reencoding(release, impor
                                ("Ice Hockey", "Interference")]  # fmt: skip
     out = tmp_path / "rebuilt"
     summary = build_benchmark(ann_dir, out, progress=False, settings=TrimConfig(keep_whole_clips=True))
-    assert summary.videos_kept == 70 and summary.videos_trimmed == 0
+    assert summary.videos_kept == N_CLIPS and summary.videos_trimmed == 0
     for p in (out / "videos").iterdir():  # byte for byte, never re-encoded
         assert _sha(p) == _sha(release.root / "videos" / p.name)
     assert json.loads((out / "build_info.json").read_text())["clips_silent"] is False
@@ -177,10 +181,10 @@ def test_vn_videos_dir_and_missing_videos(release, tmp_path: Path, monkeypatch):
     shutil.copytree(release.root / "benchmarks", bare / "benchmarks")
     monkeypatch.setenv("VN_VIDEOS_DIR", str(release.root / "videos"))
     s = import_release(bare, tmp_path / "a", progress=False)
-    assert s.videos_present == 70 and (tmp_path / "a" / "videos").is_dir()
+    assert s.videos_present == N_CLIPS and (tmp_path / "a" / "videos").is_dir()
     monkeypatch.delenv("VN_VIDEOS_DIR")
     s = import_release(bare, tmp_path / "b", progress=False)
-    assert s.videos_present == 0 and "MISSING 70 video(s)" in s.format()
+    assert s.videos_present == 0 and f"MISSING {N_CLIPS} video(s)" in s.format()
 
 
 def _broken(release, tmp_path: Path, fname: str, edit) -> Path:
@@ -275,8 +279,8 @@ def test_cli(release, tmp_path: Path, capsys):
     out = tmp_path / "videonet"
     assert main(["import-release", str(release.root), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "Imported" in text and "mc                    test=56  validation=14" in text
-    assert "14 actions in 3 domains; videos: 70 of 70 linked" in text
+    assert "Imported" in text and f"mc                    test={N_TEST}  validation={len(ACTIONS)}" in text
+    assert f"{len(ACTIONS)} actions in 4 domains; videos: {N_CLIPS} of {N_CLIPS} linked" in text
     # An existing folder that is not a benchmark is not replaced without --force.
     other = tmp_path / "mine"
     other.mkdir()

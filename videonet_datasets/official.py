@@ -27,9 +27,12 @@ characters ``* # , . :``.
   also looks for ``answer: yes`` after removing every colon, which can never match; it is
   therefore not a rule.)
 
-Each question gets ``accurate`` = 1 (correct), 0 (wrong) or -1 (unparsable) and a
-``prediction`` (the extracted answer, or the cleaned last line when there is none) - the
-authors' result-file fields (:mod:`videonet_datasets.official_results`).  A summary reports
+The extracted answer is compared with the correct one after stripping surrounding
+whitespace: removing ``* # , . :`` can leave some ("## B" -> " B", "Yes\t." -> "yes\t"), and
+the authors' comparison strips it, so those read as "B" and "yes".  Each question gets
+``accurate`` = 1 (correct), 0 (wrong) or -1 (unparsable) and a ``prediction`` (the extracted
+answer as extracted, or the cleaned last line when there is none) - the authors' result-file
+fields (:mod:`videonet_datasets.official_results`).  A summary reports
 **accuracy over the parsed answers only**, with the number of unparsable answers beside it;
 binary questions also per positive ("yes") and negative ("no") clip.
 
@@ -38,7 +41,9 @@ Defects of the published code, fixed here
 1. **Unparsable MC answers counted as correct.**  The published MC summary counts every
    answer whose stored ``accurate`` is truthy - and -1 is truthy - as correct, while also
    removing the unparsable answers from the denominator: it prints ``(correct +
-   unparsable) / parsed``.  Fixed: ``correct / parsed``.  Effect: published MC accuracies
+   unparsable) / parsed``.  (It tells unparsable answers by their stored prediction not
+   being a bare letter, so a "## C" answer - prediction " C", scored wrong - leaves the
+   denominator too: :func:`summarize` takes the predictions to reproduce that exactly.)  Fixed: ``correct / parsed``.  Effect: published MC accuracies
    are too high by ``unparsable / parsed``; for models that answer with a bare letter (the
    prompt asks for one) the unparsable count is small and so is the error, but every
    unparsable answer adds to it.
@@ -56,7 +61,9 @@ Defects of the published code, fixed here
 
 A question the published code never stored (its model call returned nothing three times)
 is missing from its results file and from both of its counts; here an empty or failed
-answer is *unparsable*: excluded from the accuracy like there, but counted.  Under lmms-eval
+answer is *unparsable*: excluded from the accuracy like there, but counted.  (A binary reply
+of only whitespace makes the published code raise - its whole-text fallback indexes the
+first word of an empty text - and so stops its run; here it is unparsable too.)  Under lmms-eval
 the text scored is the one lmms-eval hands to the task (reasoning blocks such as
 ``<think>...</think>`` already removed); the published code reads the model's raw text -
 the same last line unless a reply ends inside an unclosed reasoning block.
@@ -184,9 +191,10 @@ def score_mc(
         return OfficialScore(-1, "")
     gold = str(answer).strip().upper()
     prediction = extract_mc(output, letters, published=published)
-    if prediction == gold:
+    said = prediction.strip()  # "## B" extracts " B", which compares as "B"
+    if said == gold:
         return OfficialScore(1, prediction)
-    return OfficialScore(0 if prediction in letters else -1, prediction)
+    return OfficialScore(0 if said in letters else -1, prediction)
 
 
 def score_binary(output: object, label: str, published: bool = False) -> OfficialScore:
@@ -197,8 +205,9 @@ def score_binary(output: object, label: str, published: bool = False) -> Officia
     if is_failed_output(output):
         return OfficialScore(-1, "")
     prediction = extract_binary(output)
-    if prediction in ("yes", "no"):
-        return OfficialScore(int(prediction == gold), prediction)
+    said = prediction.strip()  # "Yes\t." extracts "yes\t", which compares as "yes"
+    if said in ("yes", "no"):
+        return OfficialScore(int(said == gold), prediction)
     verdict = whole_text_verdict(output)
     if verdict is None:
         return OfficialScore(-1, prediction)
@@ -243,21 +252,39 @@ class OfficialSummary:
 
 
 def summarize(
-    codes: Iterable[int], labels: Iterable[str] | None = None, published: bool = False
+    codes: Iterable[int],
+    labels: Iterable[str] | None = None,
+    published: bool = False,
+    predictions: Iterable[str] | None = None,
+    letters: Sequence[str] = ("A", "B", "C", "D"),
 ) -> OfficialSummary:
     """Aggregate ``accurate`` codes (1/0/-1); ``labels`` ("yes"/"no" per question) make it binary.
 
     ``published=True`` reproduces the published MC summary (defect 1: unparsable answers
-    counted as correct); binary summaries are the same either way.
+    counted as correct); binary summaries are the same either way.  The published MC summary
+    tells unparsable answers by their stored prediction (not a bare letter); with
+    ``predictions`` (as stored, one per code) it is reproduced exactly, without them the
+    codes stand in (they differ only for a prediction with whitespace around a letter).
     """
     codes = list(codes)
     bad = [c for c in codes if c not in (1, 0, -1)]
     if bad:
         raise ValueError(f"accurate codes are 1, 0 or -1, got {bad[:3]}")
+    binary = labels is not None
+    if published and not binary:
+        if predictions is None:
+            unparsable = codes.count(-1)
+        else:
+            preds = [str(p) for p in predictions]
+            if len(preds) != len(codes):
+                raise ValueError(f"{len(codes)} codes but {len(preds)} predictions")
+            unparsable = sum(p.upper() not in letters for p in preds)
+        correct = sum(c != 0 for c in codes)  # -1 is truthy in the published code
+        parsed = len(codes) - unparsable
+        return OfficialSummary(correct, parsed, unparsable, correct / parsed if parsed else None)
     unparsable = codes.count(-1)
     parsed = len(codes) - unparsable
-    binary = labels is not None
-    correct = codes.count(1) + (unparsable if published and not binary else 0)
+    correct = codes.count(1)
     acc = correct / parsed if parsed else None
     if not binary:
         return OfficialSummary(correct, parsed, unparsable, acc)

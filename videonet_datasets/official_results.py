@@ -287,17 +287,20 @@ def rescore(
             values.append({k: x for k, x in v.items() if "[" not in k})
         notes.append(f"{run.path}: no question data given: overall numbers only (pass --data for categories)")
         return metrics.aggregate(values, metrics.metric_list(True, [], [])), notes
-    codes = []
+    codes, predictions = [], []
     for key, e in run.entries.items():
         code = e.get("accurate")
         if code not in (1, 0, -1):
             raise ValueError(f"{run.path}: key {key!r}: 'accurate' must be 1, 0 or -1, got {code!r}")
         codes.append(code)
+        predictions.append(str(e.get("prediction") or ""))
     fixed = official.summarize(codes)
     out: dict[str, Any] = {"official_unparsable": fixed.unparsable}
     if fixed.accuracy is not None:
         out["official_accuracy"] = fixed.accuracy
-        out["official_as_published"] = official.summarize(codes, published=True).accuracy
+        out["official_as_published"] = official.summarize(
+            codes, published=True, predictions=predictions
+        ).accuracy
     notes.append(
         f"{run.path}: multiple-choice file without question data: official scores from its stored codes "
         "(\\boxed{X} answers stay unparsable there); pass --data to re-score both conventions"

@@ -346,8 +346,29 @@ def _subdomain(subdomain: str | None) -> str:
     return _required(subdomain, "subdomain")
 
 
-def mc_prompt(domain: str, options: Sequence[str]) -> Prompt:
+def names_its_actions(domain: str, subdomain: str | None) -> bool:
+    """True when the domain's name is the plural of its actions' subdomain word.
+
+    Some domains are named by what their actions are: the release asks "Which of the
+    following Knots is shown in the video?" (not "Knots actions") and says "... which is a
+    Knot." / "Recall that Chorea is a Neurological Abnormality." (no "in <domain>", which
+    would repeat it).  That is the case exactly when the domain is the subdomain word's
+    plural ("Knot" -> "Knots", "Neurological Abnormality" -> "Neurological Abnormalities").
+    """
+    if not subdomain or not subdomain.strip() or not domain:
+        return False
+    sub, dom = subdomain.strip().casefold(), domain.strip().casefold()
+    plurals = {sub + "s", sub + "es"}
+    if sub.endswith("y"):
+        plurals.add(sub[:-1] + "ies")
+    return dom in plurals
+
+
+def mc_prompt(domain: str, options: Sequence[str], subdomain: str | None = None) -> Prompt:
     """The multiple-choice question (paper App. C.1): question, lettered options, instruction, video.
+
+    ``subdomain`` (the asked action's) only matters for a domain named by what its actions
+    are (:func:`names_its_actions`): "Which of the following Knots is shown in the video?".
 
     ``options`` are the action names in display order (the benchmark has 4: the true action
     and its 3 hard negatives; up to 26 are accepted for the paper's 10-way experiment, App.
@@ -364,7 +385,8 @@ def mc_prompt(domain: str, options: Sequence[str]) -> Prompt:
     duplicates = sorted({n for n in names if folded.count(n.casefold()) > 1})
     if duplicates:
         raise ValueError(f"options must be distinct, repeated: {duplicates}")
-    lines = [f"Which of the following {domain} actions is shown in the video?"]
+    noun = domain if names_its_actions(domain, subdomain) else f"{domain} actions"
+    lines = [f"Which of the following {noun} is shown in the video?"]
     lines += [f"{letter}. {name}" for letter, name in zip(LETTERS, names)]
     lines.append(MC_INSTRUCTION)
     return Prompt((TextPart("\n".join(lines)), VideoSlot()))
@@ -454,6 +476,8 @@ def binary_prompt(
     _reasoning_text(action, variant)  # unknown variants fail before anything is built
     closing = f"{DEFAULT_REASONING} {FINAL_LINE_INSTRUCTION}"
     art_action, art_sub = a_or_an(action), a_or_an(sub)
+    # "... is a Knot." rather than "... is a Knot in Knots." (names_its_actions)
+    where = "" if names_its_actions(domain, sub) else f" in {domain}"
     def_sentence = None
     if definition is not None:
         if not isinstance(definition, str):
@@ -461,7 +485,7 @@ def binary_prompt(
         def_sentence = DEFINITION_TEMPLATE.format(definition=_normalize_definition(definition))
 
     if k == 0:
-        first = f"Recall that {art_action} {action} is {art_sub} {sub} in {domain}."
+        first = f"Recall that {art_action} {action} is {art_sub} {sub}{where}."
         sentences = [first]
         if def_sentence:
             sentences.append(def_sentence)
@@ -470,7 +494,7 @@ def binary_prompt(
         return apply_variant(prompt, variant, action)
 
     shown = "video shows" if k == 1 else f"{number_words(k)} videos show"
-    intro = [f"The following {shown} {art_action} {action}, which is {art_sub} {sub} in {domain}."]
+    intro = [f"The following {shown} {art_action} {action}, which is {art_sub} {sub}{where}."]
     if def_sentence:
         intro.append(def_sentence)
     intro.append(f"Examine the {'video' if k == 1 else 'videos'} closely.")

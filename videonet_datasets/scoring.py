@@ -98,9 +98,13 @@ def count(items: Sequence[float]) -> int:
     return int(sum(items))
 
 
-def published_mc_accuracy(items: Sequence[int]) -> float | None:
-    """The MC accuracy the authors' published summary prints for these per-question codes."""
-    return official.summarize(items, published=True).accuracy
+def published_mc_accuracy(items: Sequence[tuple[int, str]]) -> float | None:
+    """The MC accuracy the authors' published summary prints for these per-question
+    ``(accurate, prediction)`` pairs (it tells unparsable answers by their prediction)."""
+    pairs = [(int(code), str(pred)) for code, pred in items]
+    return official.summarize(
+        [c for c, _ in pairs], published=True, predictions=[p for _, p in pairs]
+    ).accuracy
 
 
 def published_binary_accuracy(items: Sequence[int]) -> float | None:
@@ -142,13 +146,17 @@ def _official(
     fixed: official.OfficialScore,
     published: official.OfficialScore,
     doc_values: Mapping[str, Any],
+    binary: bool,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {"official_unparsable": 0 if fixed.parsed else 1}
     if isinstance(record := doc_values.get("answer_counts"), dict):
         record.update(official_accurate=fixed.accurate, official_prediction=fixed.prediction)
     if not official.is_failed_output(output):
         # The published code stores no result for a question the model never answered.
-        values["official_as_published"] = published.accurate
+        # MC: the published summary also needs the stored prediction (official.summarize).
+        values["official_as_published"] = (
+            published.accurate if binary else (published.accurate, published.prediction)
+        )
     if fixed.parsed:
         category, domain = doc["category"], doc["domain"]
         ok = float(fixed.accurate)
@@ -171,6 +179,7 @@ def score_mc(doc: Mapping[str, Any], output: object) -> dict[str, Any]:
             official.score_mc(output, gold, letters),
             official.score_mc(output, gold, letters, published=True),
             values,
+            binary=False,
         )
     )
     return values
@@ -194,7 +203,8 @@ def score_binary(doc: Mapping[str, Any], output: object) -> dict[str, Any]:
     values["accuracy_positive" if gold == "yes" else "accuracy_negative"] = correct
     values["yes_rate"] = 1.0 if parsed.answer == "yes" else 0.0
     fixed = official.score_binary(output, gold)
-    values.update(_official(doc, output, fixed, official.score_binary(output, gold, published=True), values))
+    published = official.score_binary(output, gold, published=True)
+    values.update(_official(doc, output, fixed, published, values, binary=True))
     if fixed.parsed:
         key = "official_accuracy_positive" if gold == "yes" else "official_accuracy_negative"
         values[key] = float(fixed.accurate)

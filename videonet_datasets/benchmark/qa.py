@@ -120,7 +120,9 @@ def mc_rows(ann: AnnotationSet, seed: int) -> tuple[list[dict[str, Any]], list[d
             row = {
                 "question_id": mc_key(ids[key], split, n),
                 "action_id": ids[key],
-                "question": mc_prompt(action.domain, options).to_question(video_file(clip.clip_id)),
+                "question": mc_prompt(action.domain, options, action.subdomain).to_question(
+                    video_file(clip.clip_id)
+                ),
                 **_common(clip, action),
                 "action": action.name,
                 "subdomain": action.subdomain,

@@ -57,6 +57,7 @@ from videonet_datasets.annotations import (
 )
 from videonet_datasets.benchmark.schema import LETTERS, MC_CONFIG, binary_config, data_file
 from videonet_datasets.fsutil import atomic_write_json, atomic_write_text, sha256_file, swap_in_directory
+from videonet_datasets.prompts import names_its_actions
 
 log = logging.getLogger(__name__)
 
@@ -119,15 +120,16 @@ BINARY_FILES: dict[str, int] = {f"binary_{k}shot.jsonl": k for k in range(4)}
 ENV_VIDEOS = "VN_VIDEOS_DIR"
 
 _KEY_RE = re.compile(r"(?P<id>[A-Za-z0-9_]+)-(?:mcq-(?P<split>val|test)|(?P<kind>pos|neg))-(?P<n>[0-9]+)")
-_MC_HEAD_RE = re.compile(r"Which of the following (?P<domain>.+?) actions is shown in the video\?")
+# "Figure Skating actions"; a domain named by its actions has no "actions" ("Knots")
+_MC_HEAD_RE = re.compile(r"Which of the following (?P<domain>.+?)(?: actions)? is shown in the video\?")
 _OPTION_RE = re.compile(r"(?P<letter>[A-Z])\.\s+(?P<name>\S.*?)\s*")
 _ZERO_RE = re.compile(
-    r"Recall that (?P<np>.+?) (?P<be>is|are) (?:(?:an?|the) )?(?P<sub>.+?) in (?P<domain>[^.?]+?)\.\s+"
+    r"Recall that (?P<np>.+?) (?P<be>is|are) (?:(?:an?|the) )?(?P<sub>.+?)(?: in (?P<domain>[^.?]+?))?\.\s+"
     r"Does the following video show (?P<np2>.+?)\?"
 )
 _KSHOT_RE = re.compile(
     r"The following (?:video shows?|(?P<count>\w+) videos show) (?P<np>.+), which (?P<be>is|are) "
-    r"(?:(?:an?|the) )?(?P<sub>.+?) in (?P<domain>[^.?]+?)\.(?:\s|$)"
+    r"(?:(?:an?|the) )?(?P<sub>.+?)(?: in (?P<domain>[^.?]+?))?\.(?:\s|$)"
 )
 _KSHOT_QUESTION_RE = re.compile(
     r"Now consider the following video\. (?:Does it also show|Is it also) (?P<np>.+?)\?"
@@ -205,7 +207,7 @@ class Wording:
 
     phrase: str  # the action as the prompt writes it, article included ("a Biellmann Spin", "Crossovers")
     subdomain: str
-    domain: str
+    domain: str | None  # None: not repeated ("which is a Knot."; prompts.names_its_actions)
 
 
 @dataclass(frozen=True)
@@ -664,7 +666,12 @@ def read_release(
             w = q.wording
             if w is None:
                 continue
-            if w.domain != info.domain:
+            if w.domain is None and not names_its_actions(info.domain, w.subdomain):
+                warnings.append(
+                    f"{q.line.where}: key {q.line.key!r} calls it {w.subdomain!r} without naming a domain; "
+                    f"its MC questions say {info.domain!r}"
+                )
+            elif w.domain is not None and w.domain != info.domain:
                 problems.append(
                     f"{q.line.where}: key {q.line.key!r} says {w.domain!r}; its MC questions say {info.domain!r}"
                 )

@@ -159,7 +159,11 @@ def benchmark_qa(row: Mapping[str, Any], where: str) -> QAPair:
             letters = [chr(ord("A") + i) for i in range(len(options))]
             if answer not in letters:
                 raise DataError(f"{where}: answer {answer!r} is not one of the option letters {letters}")
-            return QAPair(mc_prompt(_text(row, "domain", where), list(options)).plain_text(), answer, "mc")
+            return QAPair(
+                mc_prompt(_text(row, "domain", where), list(options), row.get("subdomain")).plain_text(),
+                answer,
+                "mc",
+            )
         if "label" not in row:
             raise DataError(
                 f"{where}: neither 'options' (multiple choice) nor 'label' (binary): not a benchmark row"

@@ -133,7 +133,7 @@ def display_parts(doc: dict[str, Any], definition: bool) -> list[tuple[str, Any]
     """The question as a person sees it: ("text", str) and ("video", relative path) in prompt
     order, the instructions meant for models left out."""
     if doc.get("options"):
-        prompt = prompts.mc_prompt(doc["domain"], list(doc["options"]))
+        prompt = prompts.mc_prompt(doc["domain"], list(doc["options"]), doc.get("subdomain"))
     else:
         prompt = prompts.binary_prompt(
             doc["action"],

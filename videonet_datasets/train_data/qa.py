@@ -66,7 +66,7 @@ def make_qa(
         {
             "kind": "mc",
             "asked_action": action.name,
-            "prompt": mc_prompt(action.domain, options).render(),
+            "prompt": mc_prompt(action.domain, options, action.subdomain).render(),
             "answer": mc_target(options, action.name),
             "options": options,
         },

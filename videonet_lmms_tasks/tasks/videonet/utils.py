@@ -184,7 +184,7 @@ def build_prompt(doc: Mapping[str, Any]) -> prompts.Prompt:
             prompt = prompts.apply_variant(prompt, variant, doc["action"])
         return prompt
     if _is_mc(doc):
-        return prompts.mc_prompt(doc["domain"], list(doc["options"]))
+        return prompts.mc_prompt(doc["domain"], list(doc["options"]), doc.get("subdomain"))
     definition = doc.get("definition") if doc.get("with_definition") else None
     return prompts.binary_prompt(
         doc["action"],
