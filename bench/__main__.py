@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "sampler": "bench.sampler",
     "train_match": "bench.train_match",
     "finetune": "bench.finetune",
+    "frame_cache": "bench.frame_cache",
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -295,3 +296,46 @@ def test_videonet_eval_fails_clearly(world: Path, tmp_path: Path, capsys, monkey
     assert os.environ.get("VIDEONET_DATA") != str(broken)  # the command restores the environment
     err = capsys.readouterr().err
     assert "videonet eval: the evaluation failed:" in err and f"videos/{victim.name}" in err
+
+
+def test_frame_cache_decodes_each_clip_once_and_changes_no_answer(
+    world: Path, tmp_path: Path, capsys, monkeypatch
+):
+    """A frame preset through `videonet eval`: the k-shot examples repeat across questions, so
+    the run decodes fewer clips than it feeds; a second run over the same --frame-cache
+    decodes none; --no-frame-cache gives the same results."""
+    from videonet_datasets.cli import main
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("VIDEONET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("VIDEONET_FRAME_CACHE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    limit = 12
+
+    def run(name: str, *cache_args: str) -> tuple[dict, str]:
+        capsys.readouterr()
+        status = main(
+            [
+                "eval", "--data", str(world), "--preset", "gpt5,max_frames=4", *cache_args,
+                "--model", "videonet_scripted", "--model_args", "default=yes", "--limit", str(limit),
+                "--tasks", "videonet_binary_hard_2shot", "--output_path", str(tmp_path / name),
+            ]
+        )  # fmt: skip
+        err = capsys.readouterr().err
+        assert status == 0, err[-3000:]
+        results = json.loads(next((tmp_path / name).rglob("*_results.json")).read_text())
+        return task_metrics(results, "videonet_binary_hard_2shot"), err
+
+    first, err1 = run("a", "--frame-cache", str(tmp_path / "frames"))
+    line = next(x for x in err1.splitlines() if x.startswith("frame cache:"))
+    inputs, decoded = (int(w) for w in re.findall(r"(\d+) (?:clip inputs|decoded)", line))
+    assert inputs == 3 * limit and decoded < inputs  # 2 examples + the test clip per question
+    second, err2 = run("b", "--frame-cache", str(tmp_path / "frames"))
+    # a later run (a new process would start the same way): every clip from disk, none decoded
+    assert (
+        f"frame cache: {inputs} clip inputs, 0 decoded, {inputs - decoded} from memory, {decoded} from disk"
+        in err2
+    )
+    third, err3 = run("c", "--no-frame-cache")
+    assert "frame cache:" not in err3
+    assert first == second == third

@@ -24,8 +24,10 @@ import argparse
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
+from videonet_datasets import frame_cache
 from videonet_datasets.commands.base import UsageError, pass_through
 
 
@@ -49,6 +51,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="NAME[,key=value...]",
         help="frame-sampling preset for every task, e.g. qwen3_vl, internvl3_5, molmo2, api, gpt5, gpt5_4, "
         "or 'api,fps=2' (sets VIDEONET_PRESET; default: chosen per --model)",
+    )
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--frame-cache",
+        metavar="DIR",
+        help="keep decoded frames on disk in DIR too, shared by the tasks and processes of this run "
+        "and by later runs (sets VIDEONET_FRAME_CACHE; frames are always cached in memory)",
+    )
+    cache.add_argument(
+        "--no-frame-cache",
+        action="store_true",
+        help="decode every clip input again (no memory or disk cache; sets VIDEONET_FRAME_CACHE=off)",
     )
     p.add_argument(
         "--print-include-path",
@@ -110,8 +124,13 @@ def run(args: argparse.Namespace) -> int:
             parse_preset(args.preset)
         except ValueError as e:
             raise UsageError(f"--preset: {e}") from None
-    saved_env = {name: os.environ.get(name) for name in (ENV_DATA, ENV_PRESET)}
+    saved_env = {name: os.environ.get(name) for name in (ENV_DATA, ENV_PRESET, frame_cache.ENV_DIR)}
     try:
+        if args.no_frame_cache:
+            os.environ[frame_cache.ENV_DIR] = "off"
+        elif args.frame_cache:
+            os.environ[frame_cache.ENV_DIR] = str(Path(args.frame_cache).resolve())
+        frame_cache.reset_default_cache()  # this run's settings, whatever ran before in-process
         if args.preset:
             os.environ[ENV_PRESET] = args.preset
         if args.data:
@@ -122,13 +141,18 @@ def run(args: argparse.Namespace) -> int:
             except DataSourceError as e:
                 raise UsageError(str(e)) from None
             print(f"VideoNet data: {root}", file=sys.stderr)
-        return _run_lmms_eval(lmms_args, own_include)
+        status = _run_lmms_eval(lmms_args, own_include)
+        cache = frame_cache.default_cache()
+        if cache is not None and cache.stats.requests:
+            print(cache.stats.summary(), file=sys.stderr)
+        return status
     finally:  # leave the environment as it was (the command may run in-process, e.g. in tests)
         for name, value in saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        frame_cache.reset_default_cache()
 
 
 def _run_lmms_eval(lmms_args: list[str], tasks_dir: str | None) -> int:

@@ -35,8 +35,8 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
 
+from videonet_datasets.frame_cache import cached_sample_frames
 from videonet_datasets.molmo2.inputs import collate_examples, encode_prompt, processor_frame_size
-from videonet_datasets.video import sample_frames
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class Molmo2(lmms):
         if item["type"] == "image":
             prompt = self.processor.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
             return self.processor(text=[prompt], images=[item["url"].convert("RGB")], return_tensors="pt")
-        frames = sample_frames(str(item["url"]), size=self.frame_size, **self._rule(item))
+        frames = cached_sample_frames(str(item["url"]), size=self.frame_size, **self._rule(item))
         return encode_prompt(self.processor, turns, frames)
 
     def _check_single_visual(self, plan: list[tuple[Any, ...]]) -> None:

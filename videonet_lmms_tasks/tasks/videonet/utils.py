@@ -34,7 +34,7 @@ from typing import Any
 
 from videonet_datasets import prompts
 from videonet_datasets.benchmark.schema import ALL_CONFIGS
-from videonet_datasets.video import sample_frames
+from videonet_datasets.frame_cache import cached_sample_frames
 from videonet_lmms_tasks import metrics, source
 from videonet_lmms_tasks.catalog import DEFINITION_SUFFIX
 from videonet_lmms_tasks.presets import Sampling, resolve_sampling
@@ -205,7 +205,8 @@ def _paths(doc: Mapping[str, Any]) -> tuple[str, list[str]]:
 def _images(path: str, **kwargs: Any) -> list[Any]:
     from PIL import Image
 
-    frames = sample_frames(path, **kwargs)
+    # each clip is decoded once per run: k-shot examples and the 9 tasks repeat clips
+    frames = cached_sample_frames(path, **kwargs)
     return [Image.fromarray(frame) for frame in frames.frames]
 
 

@@ -1,0 +1,153 @@
+"""The decoded-frame cache: the same frames bit for bit as the sampler, decoded once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_video
+
+from videonet_datasets import frame_cache
+from videonet_datasets.frame_cache import FrameCache
+from videonet_datasets.video import Frames, sample_frames
+
+SETTINGS = [
+    {"fps": 4.0, "max_frames": 8},
+    {"num_frames": 3, "size": 16},
+    {"middle": True},
+    {"fps": 2.0, "start": 0.5, "end": 1.5, "size": (8, 12)},
+]
+
+
+def _same(a: Frames, b: Frames) -> None:
+    for f in fields(Frames):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), f.name
+        else:
+            assert x == y, f.name
+
+
+@pytest.fixture()
+def clip(tmp_path: Path) -> Path:
+    return make_video(tmp_path / "clip.mp4", seconds=2.0, fps=10.0, size=(24, 32), seed=3)
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_memory_and_disk_give_the_samplers_frames_bit_for_bit(clip: Path, tmp_path: Path, settings):
+    want = sample_frames(clip, **settings)
+    cache = FrameCache(disk_dir=tmp_path / "cache")
+    _same(cache.sample_frames(clip, **settings), want)  # decoded
+    _same(cache.sample_frames(clip, **settings), want)  # memory
+    fresh = FrameCache(disk_dir=tmp_path / "cache")  # another process / a later run
+    _same(fresh.sample_frames(clip, **settings), want)  # disk
+    assert (cache.stats.misses, cache.stats.memory_hits) == (1, 1)
+    assert (fresh.stats.misses, fresh.stats.disk_hits) == (0, 1)
+
+
+def test_settings_and_file_identity_are_part_of_the_key(clip: Path, tmp_path: Path):
+    cache = FrameCache(disk_dir=tmp_path / "cache")
+    for settings in SETTINGS:
+        cache.sample_frames(clip, **settings)
+    assert cache.stats.misses == len(SETTINGS)  # no preset sees another preset's frames
+    # threads only changes how fast, not what: the same entry
+    cache.sample_frames(clip, **SETTINGS[0], threads=1)
+    assert cache.stats.misses == len(SETTINGS)
+    # the clip is replaced by another video: decoded again, the new frames come back
+    before = cache.sample_frames(clip, **SETTINGS[0])
+    make_video(clip, seconds=2.0, fps=10.0, size=(24, 32), seed=9)
+    os.utime(clip, ns=(before.frames.size, os.stat(clip).st_mtime_ns + 10**9))
+    after = cache.sample_frames(clip, **SETTINGS[0])
+    _same(after, sample_frames(clip, **SETTINGS[0]))
+    assert cache.stats.misses == len(SETTINGS) + 1
+
+
+def test_cached_frames_are_read_only_and_a_symlink_says_its_own_path(clip: Path, tmp_path: Path):
+    cache = FrameCache()
+    frames = cache.sample_frames(clip, num_frames=2)
+    with pytest.raises(ValueError):
+        frames.frames[0, 0, 0, 0] = 1
+    link = tmp_path / "link.mp4"
+    link.symlink_to(clip)
+    via_link = cache.sample_frames(link, num_frames=2)
+    assert cache.stats.misses == 1 and via_link.source == str(link) and frames.source == str(clip)
+
+
+def test_memory_budget_is_bounded_in_bytes(clip: Path):
+    one = sample_frames(clip, num_frames=4).frames.nbytes
+    cache = FrameCache(memory_bytes=int(one * 1.5))  # room for one entry's frames
+    cache.sample_frames(clip, num_frames=4)
+    cache.sample_frames(clip, num_frames=4, size=20)
+    cache.sample_frames(clip, num_frames=4)  # evicted by the second: decoded again
+    assert cache.stats.misses == 3 and cache.stats.memory_hits == 0
+    none = FrameCache(memory_bytes=0)
+    none.sample_frames(clip, num_frames=4)
+    none.sample_frames(clip, num_frames=4)
+    assert none.stats.misses == 2
+
+
+def test_disk_cap_evicts_least_recently_used(clip: Path, tmp_path: Path):
+    windows = [{"num_frames": 5, "start": s, "end": 1.5} for s in (0.0, 0.1, 0.2)]  # same-size entries
+    probe = FrameCache(memory_bytes=0, disk_dir=tmp_path / "probe")
+    probe.sample_frames(clip, **windows[0])
+    entry_size = next((tmp_path / "probe").glob("*/*.npz")).stat().st_size
+    cache = FrameCache(memory_bytes=0, disk_dir=tmp_path / "cache", disk_bytes=int(entry_size * 2.5))
+    a, b, c = (cache.key(clip, **w) for w in windows)
+    cache.sample_frames(clip, **windows[0])
+    cache.sample_frames(clip, **windows[1])
+    os.utime(cache.entry_path(b), (1, 1))  # b last used long ago ...
+    cache.sample_frames(clip, **windows[0])  # ... a just now (a disk hit refreshes it)
+    cache.sample_frames(clip, **windows[2])  # over the cap: b goes
+    left = {p.stem for p in (tmp_path / "cache").glob("*/*.npz")}
+    assert left == {a, c} and cache.stats.disk_evictions == 1 and cache.stats.disk_hits == 1
+    assert not list((tmp_path / "cache").glob("*/.*.tmp"))  # atomic writes leave nothing behind
+
+
+def test_an_unreadable_entry_is_a_miss_that_is_rewritten(clip: Path, tmp_path: Path, caplog):
+    FrameCache(disk_dir=tmp_path / "cache").sample_frames(clip, num_frames=3)
+    (entry,) = (tmp_path / "cache").glob("*/*.npz")
+    entry.write_bytes(entry.read_bytes()[:50])  # a torn file (e.g. a disk that filled up)
+    cache = FrameCache(disk_dir=tmp_path / "cache")
+    _same(cache.sample_frames(clip, num_frames=3), sample_frames(clip, num_frames=3))
+    assert cache.stats.unreadable == 1 and cache.stats.misses == 1 and "unreadable" in caplog.text
+    again = FrameCache(disk_dir=tmp_path / "cache")
+    again.sample_frames(clip, num_frames=3)
+    assert again.stats.disk_hits == 1
+
+
+def test_missing_clip_raises_as_the_sampler_does(tmp_path: Path):
+    with pytest.raises(FileNotFoundError):
+        FrameCache().sample_frames(tmp_path / "nope.mp4", num_frames=2)
+
+
+def test_environment_configures_the_process_wide_cache(clip: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(frame_cache.ENV_DIR, "off")
+    frame_cache.reset_default_cache()
+    assert frame_cache.default_cache() is None
+    _same(frame_cache.cached_sample_frames(clip, num_frames=2), sample_frames(clip, num_frames=2))
+    monkeypatch.setenv(frame_cache.ENV_DIR, str(tmp_path / "shared"))
+    monkeypatch.setenv(frame_cache.ENV_MEMORY_MB, "8")
+    frame_cache.reset_default_cache()
+    cache = frame_cache.default_cache()
+    assert cache is not None and cache.disk_dir == tmp_path / "shared" and cache.memory_bytes == 8 * 2**20
+    frame_cache.cached_sample_frames(clip, num_frames=2)
+    # another process of the same run finds the entry on disk
+    code = (
+        "from videonet_datasets import frame_cache as fc\n"
+        f"fc.cached_sample_frames({str(clip)!r}, num_frames=2)\n"
+        "print(fc.default_cache().stats.summary())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+    )
+    assert "0 decoded" in out.stdout and "1 from disk" in out.stdout
+    monkeypatch.setenv(frame_cache.ENV_MEMORY_MB, "lots")
+    frame_cache.reset_default_cache()
+    with pytest.raises(ValueError, match="VIDEONET_FRAME_CACHE_MEMORY_MB"):
+        frame_cache.default_cache()
+    frame_cache.reset_default_cache()
