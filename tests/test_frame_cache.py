@@ -151,3 +151,57 @@ def test_environment_configures_the_process_wide_cache(clip: Path, tmp_path: Pat
     with pytest.raises(ValueError, match="VIDEONET_FRAME_CACHE_MEMORY_MB"):
         frame_cache.default_cache()
     frame_cache.reset_default_cache()
+
+
+# ----------------------------------------------------------------------------- prefetch
+
+
+def test_prefetch_gives_the_same_frames_decoded_ahead_once(tmp_path: Path):
+    import multiprocessing
+
+    from videonet_datasets.prefetch import Prefetcher
+
+    clips = [make_video(tmp_path / f"c{i}.mp4", seconds=1.0, size=(16, 16), seed=i) for i in range(4)]
+    order = [clips[i] for i in (0, 1, 0, 2, 3, 1, 3)]  # repeats, as k-shot examples do
+    cache = FrameCache()
+    with Prefetcher(cache, [(p, {"num_frames": 3}) for p in order], workers=2, lookahead=2) as pf:
+        got = [pf.frames(p, num_frames=3) for p in order]
+    for p, frames in zip(order, got):
+        _same(frames, sample_frames(p, num_frames=3))
+    assert pf.prefetched == 4 and cache.stats.misses == 4 and cache.stats.memory_hits == 3
+    assert multiprocessing.active_children() == []  # the workers have exited
+
+
+def test_prefetch_errors_are_the_samplers_and_only_for_their_input(tmp_path: Path):
+    from videonet_datasets.prefetch import Prefetcher
+    from videonet_datasets.video import VideoDecodeError
+
+    good = make_video(tmp_path / "good.mp4", seconds=1.0, size=(16, 16))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 10)
+    missing = tmp_path / "missing.mp4"
+    inputs = [(broken, {"num_frames": 2}), (missing, {"num_frames": 2}), (good, {"num_frames": 2})]
+    with Prefetcher(FrameCache(), inputs, workers=1, lookahead=3) as pf:
+        with pytest.raises(VideoDecodeError, match="broken.mp4"):
+            pf.frames(broken, num_frames=2)
+        with pytest.raises(FileNotFoundError):
+            pf.frames(missing, num_frames=2)
+        _same(pf.frames(good, num_frames=2), sample_frames(good, num_frames=2))
+    assert pf.retried == 1 and pf.prefetched == 1
+
+
+def test_prefetch_survives_a_dead_worker_and_leaves_no_process(tmp_path: Path, monkeypatch):
+    import multiprocessing
+
+    from videonet_datasets import prefetch
+
+    clips = [make_video(tmp_path / f"c{i}.mp4", seconds=1.0, size=(16, 16), seed=i) for i in range(3)]
+    pf = prefetch.Prefetcher(FrameCache(), [(p, {"num_frames": 2}) for p in clips], workers=1, lookahead=3)
+    with pf:
+        for proc in list(pf._pool._processes.values()):  # kill a worker: recovery
+            proc.kill()
+        for p in clips:
+            _same(pf.frames(p, num_frames=2), sample_frames(p, num_frames=2))
+    assert multiprocessing.active_children() == []
+    with pytest.raises(ValueError):
+        prefetch.Prefetcher(FrameCache(), [], workers=-1)

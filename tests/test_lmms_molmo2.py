@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -62,19 +63,23 @@ def test_frames_reach_the_model_through_lmms_eval(
 ):
     from lmms_eval.loggers import EvaluationTracker
 
-    import videonet_lmms_tasks.models.molmo2 as molmo2_module
+    import videonet_datasets.frame_cache as frame_cache_module
 
     monkeypatch.setenv("VIDEONET_DATA", str(world))
     monkeypatch.delenv("VIDEONET_PRESET", raising=False)
+    # Every input decoded here, in this process: no cache, no prefetch workers (both tested below).
+    monkeypatch.setenv(frame_cache_module.ENV_DIR, "off")
+    frame_cache_module.reset_default_cache()
+    model.prefetch_workers = 0
     sampled: list[tuple[str, dict, np.ndarray]] = []
-    real_sample = molmo2_module.sample_frames
+    real_sample = frame_cache_module.sample_frames
 
     def recording_sample(path, **kw):
         frames = real_sample(path, **kw)
         sampled.append((path, {k: v for k, v in kw.items() if k != "size"}, frames.timestamps.copy()))
         return frames
 
-    monkeypatch.setattr(molmo2_module, "sample_frames", recording_sample)
+    monkeypatch.setattr(frame_cache_module, "sample_frames", recording_sample)
     vit_inputs: list[torch.Tensor] = []
     hook = model.model.model.vision_tower.register_forward_hook(
         lambda mod, args, out: vit_inputs.append(args[0])
@@ -82,8 +87,8 @@ def test_frames_reach_the_model_through_lmms_eval(
     prompts_seen: list[str] = []
     real_encode = model._encode
 
-    def recording_encode(messages):
-        inputs = real_encode(messages)
+    def recording_encode(messages, *args):
+        inputs = real_encode(messages, *args)
         prompts_seen.append(model.tokenizer.decode(inputs["input_ids"][0]))
         return inputs
 
@@ -102,7 +107,11 @@ def test_frames_reach_the_model_through_lmms_eval(
 
     mc_rows = read_rows(world, "mc")
     b0_rows = read_rows(world, "binary_0shot")
-    # Every clip question decoded its own clip at the paper's rule; the middle-frame task decoded none.
+    # Every clip question decoded its own clip at the paper's rule; the middle-frame task decoded
+    # its middle frames (through the same cache) and nothing else.
+    middle = [s for s in sampled if s[1].get("middle")]
+    sampled = [s for s in sampled if not s[1].get("middle")]
+    assert len(middle) == len(mc_rows)
     assert len(sampled) == len(mc_rows) + len(b0_rows)
     assert sorted(p for p, _, _ in sampled) == sorted(str(world / r["video"]) for r in mc_rows + b0_rows)
     for path, rule, timestamps in sampled:
@@ -203,3 +212,32 @@ def test_sampling_arguments_take_precedence(model, tiny: Path):
     with pytest.raises(ValueError, match="not both"):
         Molmo2(pretrained=str(tiny), fps=2, num_frames=8)
     assert os.fspath(tiny)
+
+
+def test_prefetch_workers_change_no_answer(tiny: Path, task_manager, world: Path, monkeypatch, caplog):
+    """Clips decoded ahead in a worker process give the same replies as decoding in place."""
+    import videonet_datasets.frame_cache as frame_cache_module
+
+    monkeypatch.setenv("VIDEONET_DATA", str(world))
+    monkeypatch.delenv("VIDEONET_PRESET", raising=False)
+    monkeypatch.setenv(frame_cache_module.ENV_DIR, "off")  # every clip decoded in each run
+    frame_cache_module.reset_default_cache()
+
+    def replies(workers: int) -> list[str]:
+        from videonet_lmms_tasks.models.molmo2 import Molmo2
+
+        # a fresh model per run: lmms-eval deletes a model's modules after a run
+        model = Molmo2(pretrained=str(tiny), max_new_tokens=4, prefetch_workers=workers)
+        out = _evaluate(model, task_manager, ["videonet_binary_hard_0shot"], limit=6, log_samples=True)
+        return [s["filtered_resps"][0] for s in out["samples"]["videonet_binary_hard_0shot"]]
+
+    in_place = replies(0)
+    with caplog.at_level("INFO", logger="videonet_lmms_tasks.models.molmo2"):
+        ahead = replies(2)
+    assert ahead == in_place and len(ahead) == 6
+    # one per distinct clip (a negative can be another question's positive clip)
+    ahead_count = int(
+        re.search(r"(\d+) clips decoded ahead by 2 worker\(s\), 0 decoded again", caplog.text)[1]
+    )
+    assert ahead_count >= 4
+    frame_cache_module.reset_default_cache()

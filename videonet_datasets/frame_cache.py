@@ -177,6 +177,23 @@ class FrameCache:
         self._remember(key, frames)
         return frames
 
+    def contains(self, key: str) -> bool:
+        """Whether ``key`` is cached (in memory, or on disk)."""
+        with self._lock:
+            if key in self._memory:
+                return True
+        return self.disk_dir is not None and self.entry_path(key).exists()
+
+    def put(self, key: str, frames: Frames, path: PathLike | None = None) -> Frames:
+        """Store frames decoded elsewhere (a prefetch worker) under ``key``; counted as decoded."""
+        frames = _freeze(frames)
+        self.stats.misses += 1
+        self._write_disk(key, frames)
+        self._remember(key, frames)
+        if path is not None and frames.source != str(path):
+            frames = replace(frames, source=str(path))
+        return frames
+
     def clear_memory(self) -> None:
         with self._lock:
             self._memory.clear()

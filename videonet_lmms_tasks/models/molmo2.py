@@ -20,7 +20,9 @@ more than one clip or image, and raises.  Run ``videonet_mc``, ``videonet_binary
 Model arguments: ``pretrained`` (a local directory or Hub id), ``device`` (default: cuda if
 available), ``dtype`` (default bfloat16 on GPU, float32 on CPU), ``batch_size`` (default 1),
 ``fps``, ``max_frames``, ``num_frames``, ``max_new_tokens`` (a cap on the task's value),
-``attn_implementation``.  With ``accelerate launch`` each process takes its share of the
+``attn_implementation``, ``prefetch_workers`` (processes decoding the next clips while the
+model answers; default 1, 0 = none) and ``prefetch_lookahead`` (clips decoded ahead, default 8).
+With ``accelerate launch`` each process takes its share of the
 questions on its own GPU.
 """
 
@@ -35,8 +37,9 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
 
-from videonet_datasets.frame_cache import cached_sample_frames
+from videonet_datasets.frame_cache import FrameCache, cached_sample_frames, default_cache
 from videonet_datasets.molmo2.inputs import collate_examples, encode_prompt, processor_frame_size
+from videonet_datasets.prefetch import Prefetcher
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,8 @@ class Molmo2(lmms):
         num_frames: int | str | None = None,
         max_new_tokens: int | str | None = None,
         attn_implementation: str | None = None,
+        prefetch_workers: int | str | None = None,
+        prefetch_lookahead: int | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -84,6 +89,11 @@ class Molmo2(lmms):
         if self.num_frames is not None and (self.fps is not None or self.max_frames is not None):
             raise ValueError("videonet_molmo2: give fps (and max_frames) or num_frames, not both")
         self.max_new_tokens_cap = _opt_int(max_new_tokens)
+        # Clips are decoded in worker processes while the model answers (1 worker by default:
+        # decoding a clip costs about what Molmo2-4B needs to answer on a GPU).
+        workers = _opt_int(prefetch_workers)
+        self.prefetch_workers = 1 if workers is None else max(0, workers)
+        self.prefetch_lookahead = max(1, _opt_int(prefetch_lookahead) or 8)
         if str(batch_size).isdigit():
             self.batch_size_per_gpu = max(1, int(batch_size))
         else:  # lmms-eval's "auto" (or anything else): one question at a time
@@ -149,7 +159,14 @@ class Molmo2(lmms):
     def _visuals(messages: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         return [c for m in messages for c in m["content"] if c.get("type") in ("video", "image")]
 
-    def _encode(self, messages: Sequence[Mapping[str, Any]]):
+    def _clip_input(self, messages: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+        """The clip this question decodes and how (None for text or an image)."""
+        visuals = self._visuals(messages)
+        if not visuals or visuals[0]["type"] != "video":
+            return None
+        return str(visuals[0]["url"]), {"size": self.frame_size, **self._rule(visuals[0])}
+
+    def _encode(self, messages: Sequence[Mapping[str, Any]], prefetcher: Prefetcher | None = None):
         visuals = self._visuals(messages)
         turns = [
             {
@@ -169,7 +186,9 @@ class Molmo2(lmms):
         if item["type"] == "image":
             prompt = self.processor.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
             return self.processor(text=[prompt], images=[item["url"].convert("RGB")], return_tensors="pt")
-        frames = cached_sample_frames(str(item["url"]), size=self.frame_size, **self._rule(item))
+        clip = self._clip_input(messages)
+        assert clip is not None
+        frames = (prefetcher.frames if prefetcher else cached_sample_frames)(clip[0], **clip[1])
         return encode_prompt(self.processor, turns, frames)
 
     def _check_single_visual(self, plan: list[tuple[Any, ...]]) -> None:
@@ -215,6 +234,20 @@ class Molmo2(lmms):
             )
         self._check_single_visual(plan)
 
+        clips = [c for _req, messages, *_ in plan if (c := self._clip_input(messages)) is not None]
+        cache = default_cache() or FrameCache(memory_bytes=0)  # --no-frame-cache: nothing kept
+        with Prefetcher(cache, clips, self.prefetch_workers, self.prefetch_lookahead) as prefetcher:
+            replies = self._answer(plan, prefetcher)
+        if prefetcher.prefetched or prefetcher.retried:
+            log.info(
+                "videonet_molmo2: %d clips decoded ahead by %d worker(s), %d decoded again after a worker failed",
+                prefetcher.prefetched,
+                self.prefetch_workers,
+                prefetcher.retried,
+            )
+        return replies
+
+    def _answer(self, plan: list[tuple[Any, ...]], prefetcher: Prefetcher) -> list[str]:
         replies: list[str] = []
         pbar = tqdm(total=len(plan), disable=self.rank != 0, desc="videonet_molmo2")
         i = 0
@@ -229,7 +262,7 @@ class Molmo2(lmms):
                     and not any(v["type"] == "image" for v in self._visuals(plan[i + len(batch)][1]))
                 ):
                     batch.append(plan[i + len(batch)])
-            encoded = [self._encode(messages) for _req, messages, _gen, _task, _qid in batch]
+            encoded = [self._encode(messages, prefetcher) for _req, messages, _gen, _task, _qid in batch]
             if len(encoded) == 1:
                 inputs = dict(encoded[0])
             else:
