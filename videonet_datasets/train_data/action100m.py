@@ -57,6 +57,8 @@ __all__ = [
     "read_rows",
     "row_to_dict",
     "window_nodes",
+    "release_schema",
+    "write_parquet",
     "write_rows",
 ]
 
@@ -432,6 +434,76 @@ def write_rows(path: str | os.PathLike, rows: Iterable[Row]) -> Path:
     return atomic_write_text(
         path, "".join(json.dumps(row_to_dict(r), ensure_ascii=False) + "\n" for r in rows)
     )
+
+
+def release_schema():
+    """The preview release's arrow schema (``facebook/action100m-preview``, as in the public
+    repository's ``data/examples.parquet``): float32 times, int16 levels, int64 duration,
+    caption-line times as strings."""
+    import pyarrow as pa
+
+    text_pair = pa.struct([("brief", pa.string()), ("detailed", pa.string())])
+    gpt = pa.struct(
+        [
+            ("summary", text_pair),
+            (
+                "action",
+                pa.struct([("brief", pa.string()), ("detailed", pa.string()), ("actor", pa.string())]),
+            ),
+        ]
+    )
+    node = pa.struct(
+        [
+            ("node_id", pa.string()),
+            ("parent_id", pa.string()),
+            ("level", pa.int16()),
+            ("start", pa.float32()),
+            ("end", pa.float32()),
+            ("plm_action", pa.string()),
+            ("plm_caption", pa.string()),
+            ("llama3_caption", pa.string()),
+            ("gpt", gpt),
+        ]
+    )
+    metadata = pa.struct(
+        [
+            ("title", pa.string()),
+            ("description", pa.string()),
+            ("view_count", pa.int64()),
+            ("like_count", pa.int64()),
+            ("duration", pa.int64()),
+            ("upload_date", pa.string()),
+            ("transcript", pa.list_(pa.struct([("time", pa.string()), ("text", pa.string())]))),
+        ]
+    )
+    return pa.schema([("video_uid", pa.string()), ("metadata", metadata), ("nodes", pa.list_(node))])
+
+
+def write_parquet(path: str | os.PathLike, rows: Iterable[Row]) -> Path:
+    """Rows as a parquet file in the release's schema (:func:`release_schema`), atomically.
+    A duration is rounded to whole seconds and counts absent from ``extra_metadata`` are null,
+    as in the release."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = []
+    for r in rows:
+        d = row_to_dict(r)
+        meta = d["metadata"]
+        meta["duration"] = None if r.duration is None else int(round(r.duration))
+        meta = {k: meta.get(k) for k in ("title", "description", "view_count", "like_count", "duration",
+                                         "upload_date", "transcript")}  # fmt: skip
+        records.append({**d, "metadata": meta})
+    table = pa.Table.from_pylist(records, schema=release_schema())
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
 
 
 # ----------------------------------------------------------------------------- the tree
