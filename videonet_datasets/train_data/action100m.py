@@ -54,6 +54,7 @@ __all__ = [
     "check_gpt",
     "input_files",
     "is_na",
+    "parse_row",
     "read_rows",
     "row_to_dict",
     "window_nodes",
