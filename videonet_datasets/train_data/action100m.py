@@ -161,6 +161,8 @@ def parse_row(raw: Any, file: str, row: int) -> tuple[Row | None, list[Problem]]
     problems: list[Problem] = []
 
     def bad(message: str, column: str | None = None, value: Any = None) -> None:
+        if value is None:  # no value to show: name the column in the message, not as "column=None"
+            message, column = (message if column is None else f"{column}: {message}"), None
         problems.append(
             Problem(file, row, message, column=column, value=None if value is None else str(value)[:80])
         )
