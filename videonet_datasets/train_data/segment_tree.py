@@ -64,8 +64,11 @@ class ThumbnailEncoder:
         motion = np.zeros(n, dtype=np.float32)
         if n > 1:
             f = frames.astype(np.float32) / 255.0
-            motion[1:] = np.abs(np.diff(f, axis=0)).mean(axis=(1, 2, 3))
-            motion[0] = motion[1]
+            d = np.abs(np.diff(f, axis=0)).mean(axis=(1, 2, 3))  # d[i]: frame i -> i + 1
+            before, after = np.append(d[:1], d), np.append(d, d[-1:])
+            # Movement is change on *both* sides of a frame: a shot cut is a change on one side
+            # only, and must not look like a burst of motion straddling the cut.
+            motion = np.minimum(before, after).astype(np.float32)
         # Scaled up so a change of pace separates segments about as much as a change of scene.
         pace = np.repeat(smooth3(motion)[:, None] * 10.0, 8, axis=1)
         return np.concatenate([thumbs, pace], axis=1).astype(np.float32)
