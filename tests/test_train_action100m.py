@@ -18,6 +18,7 @@ import pytest
 from train_world import write_actions
 
 from videonet_datasets.cli import main
+from videonet_datasets.publish import stage_dataset
 from videonet_datasets.train_data.action100m import (
     Action100MError,
     Node,
@@ -300,6 +301,13 @@ def test_ingest_labels_clips_through_the_existing_stages(release: Path, tmp_path
     assert "license_name: fair-noncommercial-research-license" in card
     assert "word times are interpolated" in card and "Segment Action Match" in card
     assert "Action100M rows read" in rep.summary and "invalid 1" in rep.summary
+    # publishing keeps the license fields and knows the fourth config
+    bundle = stage_dataset(out, "train", "my-org/a100m-train", tmp_path / "bundle", progress=False)
+    assert bundle.report.ok and not bundle.report.warnings, bundle.report.format()
+    assert (
+        "license_link: https://github.com/facebookresearch/Action100M"
+        in (bundle.root / "README.md").read_text()
+    )
     # a rerun resumes from the recorded shards: nothing is localized again
     first = {f: _table(out, f) for f in ALL_FILTERS}
     rep2 = build_train(_settings(release, out, action100m=cfg))
