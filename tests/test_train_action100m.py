@@ -28,6 +28,7 @@ from videonet_datasets.train_data.action100m import (
     release_schema,
     row_to_dict,
     window_nodes,
+    without_na,
     write_parquet,
     write_rows,
 )
@@ -158,6 +159,9 @@ def test_window_nodes_finest_annotated_or_a_level_cut() -> None:
     assert [x.node_id for x in window_nodes(n)] == ["a1", "a2"]
     assert [x.node_id for x in window_nodes(n, 1)] == ["a", "b"]
     assert [x.node_id for x in window_nodes(n, 3)] == ["a1", "a2x", "a2y", "b"]  # leaves above the level
+    na = [Node("x", None, 0, 0, 5, gpt("N/A")), Node("y", None, 0, 5, 9, gpt("Do an ollie")), n[2]]
+    kept, dropped = without_na(na)
+    assert [k.node_id for k in kept] == ["y", "b"] and dropped == 1  # unannotated: no evidence, kept
 
 
 def test_caption_lines_become_words_with_interpolated_times() -> None:
@@ -290,7 +294,7 @@ def test_ingest_labels_clips_through_the_existing_stages(release: Path, tmp_path
     ]
     assert got["single_action"] == [("ju2", "shower", 0.0, 5.0)]  # its only annotated segment
     assert c["segment_action_match:several_actions_named"] == 1
-    assert c["segment_action_match:not_an_action"] == 1
+    assert c["windows:dropped:not_an_action"] == 1  # ju1's "N/A" segment is not a candidate clip
     assert c["segment_action_match:no_action_named"] == 1
     # every skipped item is accounted for, and the data's license travels with it
     failures = [json.loads(x) for x in (out / ".build" / "failures.jsonl").read_text().splitlines()]
@@ -340,10 +344,11 @@ def test_cli_build_train_source_action100m(release: Path, tmp_path: Path, capsys
             str(release / "actions.csv"), "--out", str(tmp_path / "out"), "--no-download", "--no-progress"]  # fmt: skip
     assert main(args) == 2
     assert "rows.parquet:4: nodes.level" in capsys.readouterr().err
-    assert main([*args, "--skip-invalid-rows", "--segment-level", "1"]) == 0
+    assert main([*args, "--skip-invalid-rows", "--segment-level", "1", "--keep-na-windows"]) == 0
     assert "segment_action_match" in capsys.readouterr().out
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["counts"]["segment_action_match:labeled"] == 4
+    assert stats["counts"]["segment_action_match:not_an_action"] == 1  # kept, then not labeled
     assert main([*args, "--localizer", "vlm"]) == 2
     assert "--localizer does not apply" in capsys.readouterr().err
 

@@ -58,6 +58,7 @@ __all__ = [
     "read_rows",
     "row_to_dict",
     "window_nodes",
+    "without_na",
     "release_schema",
     "write_parquet",
     "write_rows",
@@ -551,6 +552,16 @@ def window_nodes(nodes: Sequence[Node], level: int | None = None) -> list[Node]:
             elif n.level < level:
                 stack.extend(below)
     return sorted(out, key=lambda n: (n.start, n.end))
+
+
+def without_na(windows: Sequence[Node]) -> tuple[list[Node], int]:
+    """The windows whose own annotation does not say "N/A", and how many did.
+
+    The tree tiles the whole video, idle stretches and title cards included; a segment its
+    annotator says holds no physical action is not a place where an action happens, so it is
+    not a candidate clip (a window without an annotation is kept: no evidence either way)."""
+    kept = [n for n in windows if n.gpt is None or not is_na(n.gpt)]
+    return kept, len(windows) - len(kept)
 
 
 def is_na(gpt: dict[str, Any] | None) -> bool:

@@ -11,7 +11,8 @@ texts.  :func:`ingest_action100m` maps the rows onto the existing stages:
   a video that names no domain's action is left out, counted (on the real release this is
   almost every video);
 * **windows**: the tree's segments at the chosen level (``segments.level``; default the
-  finest annotated segments, see :func:`action100m.window_nodes`);
+  finest annotated segments, see :func:`action100m.window_nodes`), less those whose own
+  annotation says "N/A" (counted; ``--keep-na-windows`` keeps them);
 * **speech**: the caption lines as words with interpolated times
   (:func:`action100m.caption_transcript`);
 * **segments**: every annotated node with the domain's action names its text mentions
@@ -47,6 +48,7 @@ from videonet_datasets.train_data.action100m import (
     input_files,
     read_rows,
     window_nodes,
+    without_na,
 )
 from videonet_datasets.train_data.config import BuildConfig, WindowPolicy
 from videonet_datasets.train_data.localize import LocalizeError, Localizer, LocalizeResult, clean_windows
@@ -178,11 +180,14 @@ def ingest_action100m(settings: BuildConfig, taxonomy: Taxonomy) -> IngestResult
                 if domain is None:
                     continue
                 duration = row.duration if row.duration else max(n.end for n in row.nodes)
-                wins = window_nodes(row.nodes, seg.level)
+                wins, na = window_nodes(row.nodes, seg.level), 0
+                if not seg.keep_na:
+                    wins, na = without_na(wins)
                 rec = {
                     "video_id": row.video_uid,
                     "windows": [[round(n.start, 3), round(n.end, 3)] for n in wins],
                     "window_nodes": [n.node_id for n in wins],
+                    "windows_na": na,
                     "segments": annotated_segments(row.nodes, matchers[domain], seg.text),
                     "transcript": caption_transcript(row.transcript, duration).to_dict(),
                 }
@@ -253,4 +258,6 @@ class AnnotationLocalizer(Localizer):
                 f"annotation store: the record at byte {video.annotation} is not {video.video_id!r}"
             )
         windows, drops = clean_windows(rec["windows"], duration, self.policy)
+        if rec.get("windows_na"):
+            drops["dropped:not_an_action"] += rec["windows_na"]
         return LocalizeResult(windows, drops, segments=rec["segments"], transcript=rec["transcript"])

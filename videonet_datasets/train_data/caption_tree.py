@@ -63,6 +63,7 @@ from videonet_datasets.train_data.action100m import (
     parse_row,
     row_to_dict,
     window_nodes,
+    without_na,
 )
 from videonet_datasets.train_data.config import CaptionTreeConfig, SegmentConfig, VLMConfig, WindowPolicy
 from videonet_datasets.train_data.localize import (
@@ -607,8 +608,12 @@ class CaptionTreeLocalizer(Localizer):
         notes: Counter = Counter()
         row = self.label(video, duration, notes)
         matcher = ActionMatcher(list(self.action_names(video.domain)))
-        wins = window_nodes(row.nodes, self.segments.level)
+        wins, na = window_nodes(row.nodes, self.segments.level), 0
+        if not self.segments.keep_na:
+            wins, na = without_na(wins)
         windows, drops = clean_windows([(n.start, n.end) for n in wins], duration, self.policy)
+        if na:
+            drops["dropped:not_an_action"] += na
         drops.update(notes)
         return LocalizeResult(
             windows, drops, segments=annotated_segments(row.nodes, matcher, self.segments.text)

@@ -136,6 +136,12 @@ class SegmentConfig:
         flag="--segment-text", group="action100m", parse=_text_fields, metavar="FIELD,...",
     )  # fmt: skip
 
+    keep_na: bool = setting(
+        False,
+        'keep windows whose own annotation says no physical action happens ("N/A"; default: not candidates)',
+        flag="--keep-na-windows", group="action100m", action="store_true",
+    )  # fmt: skip
+
     def __post_init__(self) -> None:
         if self.level is not None and self.level < 0:
             raise ValueError(f"segment level must be >= 0, got {self.level}")
