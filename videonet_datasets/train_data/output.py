@@ -291,7 +291,13 @@ def _source_section(settings: dict[str, Any]) -> str:
             "[Action100M](https://github.com/facebookresearch/Action100M) rows, not from a crawl run through a "
             "localizer and a speech recognizer:\n\n"
             f"- **clips** are {cut} of each video's tree of segments (hierarchical clustering of V-JEPA 2 "
-            "features; the release annotates nodes of at least 4 s);\n"
+            "features; the release annotates nodes of at least 4 s)"
+            + (
+                ""
+                if settings.get("keep_na")
+                else ', less those whose annotation says no action happens ("N/A")'
+            )
+            + ";\n"
             "- **speech** is the video's timed caption lines. A caption line has only a start time, so **word "
             "times are interpolated**: a line lasts until the next one starts (at most "
             f"{MAX_SECONDS_PER_WORD:g} s per word) and each word starts at its share of the line's characters. "
@@ -308,7 +314,13 @@ def _source_section(settings: dict[str, Any]) -> str:
             "Clips and segment texts come from this project's implementation of Action100M's pipeline: a "
             "hierarchical (Ward, temporally contiguous) segmentation of frame embeddings, a caption per segment "
             "by a VLM, and one LLM aggregation per video into Action100M's annotation fields; clips are "
-            f"{cut}.\n"
+            f"{cut}"
+            + (
+                ""
+                if settings.get("keep_na")
+                else ', less those whose annotation says no action happens ("N/A")'
+            )
+            + ".\n"
         )
     return ""
 

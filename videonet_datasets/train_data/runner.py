@@ -302,7 +302,9 @@ def _write(
         summary_text=format_summary(c, rows_written, reasons, run_details=False, filters=filters),
         settings={
             "T": settings.T,
-            "localizer": settings.localizer,
+            # with --source action100m the windows are the rows' tree segments, no localizer ran
+            "localizer": "action100m-annotations" if settings.source == "action100m" else settings.localizer,
+            "keep_na": settings.segments.keep_na,
             "balanced": settings.balance.active,
             "source": settings.source,
             "segment_level": settings.segments.level,
