@@ -15,10 +15,11 @@ class FakeVLM:
     """A scripted OpenAI-compatible chat-completions server on 127.0.0.1 (an ephemeral port).
 
     Each request pops the next behaviour: ``(status, body, headers)``, or a callable that
-    gets the request JSON and returns one, or ``("sleep", seconds)`` to stall.
+    gets the request JSON and returns one, or ``("sleep", seconds)`` to stall.  ``port`` 0 picks a
+    free one; a fixed port lets a second server stand in for the first at the same URL.
     """
 
-    def __init__(self, script: list):
+    def __init__(self, script: list, port: int = 0):
         self.script = list(script)
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -51,7 +52,7 @@ class FakeVLM:
                 except BrokenPipeError:  # the client timed out and left
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -307,3 +307,54 @@ def test_labeler_through_the_stages_feeds_segment_action_match(video: Path, tmp_
     assert ("kickflip", True) in got and ("ollie", False) in got, (got, counts)
     assert rows["transcript_localized"] == []
     assert settings.perception()["caption_tree"]["max_depth"] == 2  # the cache key holds the labeler
+
+
+@pytest.mark.slow  # ~20-30 s: two builds, Whisper loaded twice (resume per video is tested above too)
+def test_build_train_with_the_labeler_resumes_without_asking_again(video: Path, tmp_path: Path) -> None:
+    """``videonet build-train --localizer action100m`` end to end on two silent videos, then the
+    same build again after its shards are deleted: every video's row is reused from the labeler's
+    cache, the server is not asked, and the dataset is the same."""
+    import csv
+    import shutil
+
+    import pyarrow.parquet as pq
+    from train_world import write_actions
+
+    from videonet_datasets.cli import main
+
+    write_actions(tmp_path)
+    (tmp_path / "videos").mkdir()
+    for vid in ("a", "b"):
+        shutil.copy(video, tmp_path / "videos" / f"{vid}.mp4")
+    with open(tmp_path / "manifest.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["video_id", "path", "title", "domain"])
+        w.writerow(["a", "videos/a.mp4", "kickflip practice", "Skateboarding"])
+        w.writerow(["b", "videos/b.mp4", "a day at the park", "Skateboarding"])
+    out = tmp_path / "out"
+
+    def build(url: str) -> int:
+        return main(["build-train", "--manifest", str(tmp_path / "manifest.csv"), "--actions",
+                     str(tmp_path / "actions.csv"), "--out", str(out), "--localizer", "action100m",
+                     "--vlm-url", url, "--vlm-model", "m", "--vlm-attempts", "1", "--tree-max-depth", "2",
+                     "--annotate-min-seconds", "3", "--caption-frames", "3", "--refine-rounds", "1",
+                     "--no-progress"])  # fmt: skip
+
+    def table() -> list[dict]:
+        files = sorted((out / "data" / "segment_action_match").glob("train-*.parquet"))
+        return sorted((r for f in files for r in pq.read_table(f).to_pylist()), key=lambda r: r["clip_uid"])
+
+    script = Script(second="Land an ollie")
+    with FakeVLM([script] * 80) as srv:
+        assert build(srv.url) == 0
+        port = srv.server.server_address[1]
+    first = table()
+    assert {(r["source_video_id"], r["action"]) for r in first} >= {("a", "kickflip"), ("a", "ollie")}
+    assert len(script.aggregations) == 3 + 2  # the first video needed one correction, then 1 refinement each
+    card = (out / "README.md").read_text()
+    assert "Labeler: Action100M's caption tree" in card and "license_name" not in card
+    shutil.rmtree(out / ".build" / "shards")
+    with FakeVLM([], port=port) as srv:  # the same URL: the endpoint is part of the settings
+        assert build(srv.url) == 0
+        assert srv.requests == []
+    assert table() == first
