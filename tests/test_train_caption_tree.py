@@ -103,6 +103,26 @@ def test_thumbnail_encoder_tree_splits_at_shot_cuts(tmp_path: Path) -> None:
     assert any(abs(n.start - 4.0) < 1e-6 for n in nodes) and any(abs(n.start - 8.0) < 1e-6 for n in nodes)
 
 
+def test_any_transformers_image_model_is_an_encoder(tmp_path: Path) -> None:
+    """A tiny random DINOv2 made here (transformers-style tiny-model test): one unit vector
+    per frame, and a tree over them."""
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
+
+    from videonet_datasets.train_data.segment_tree import load_encoder
+
+    cfg = Dinov2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                       image_size=32, patch_size=8)  # fmt: skip
+    Dinov2Model(cfg).save_pretrained(tmp_path / "enc")
+    BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+        tmp_path / "enc"
+    )
+    enc = load_encoder(str(tmp_path / "enc"))
+    frames = np.random.default_rng(0).integers(0, 255, (6, 40, 48, 3), dtype=np.uint8)
+    feats = enc.embed(frames)
+    assert feats.shape == (6, 16) and np.allclose(np.linalg.norm(feats, axis=1), 1.0, atol=1e-5)
+    _check_tree(segment_tree(feats, np.arange(7) * 0.5, video_id="v"))
+
+
 # ----------------------------------------------------------------------------- the labeler
 
 
