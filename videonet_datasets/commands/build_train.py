@@ -42,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--config",
         metavar="FILE.yaml",
         help="settings as YAML (the names of videonet_datasets.train_data.config.BuildConfig, nested "
-        "mappings for asr, balance, vlm, proposals, window_policy); options given here override it",
+        "mappings for asr, balance, vlm, proposals, window_policy, segments, action100m, caption_tree); options "
+        "given here override it",
     )
     groups = {
         "inputs": p.add_argument_group("inputs"),
