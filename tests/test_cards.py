@@ -24,7 +24,9 @@ def test_every_card_says_its_limitations(name: str) -> None:
 
 
 def test_render_card_puts_metadata_first_and_refuses_a_missing_value() -> None:
-    values = {k: "x" for k in ("T", "balanced", "yield_table", "results_sections", "summary")}
+    keys = ("T", "balanced", "yield_table", "results_sections", "summary")
+    keys += ("segment_filter", "source_section", "license_section")
+    values = {k: "x" for k in keys}
     card = render_card("train", "license: other", **values)
     assert card.startswith("---\nlicense: other\n---\n\n# VideoNet weakly-labeled training clips")
     with pytest.raises(KeyError):

@@ -18,31 +18,43 @@ from videonet_datasets.config import (
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build-train",
-        help="build the weakly-labeled training data (localize, transcribe, filter, QA) as a 🤗 dataset",
+        help="build the weakly-labeled training data (localize, transcribe, filter, QA) as a 🤗 dataset, "
+        "from a crawl or from Action100M rows",
         description="Localize action windows in crawled videos, transcribe their speech with word times, "
         "label windows with the paper's three filters (transcript_localized, "
         "transcript_localized_title_match, single_action), cut the clips once, add 3 QA pairs per clip and "
-        "write one config per filter, loadable with load_dataset(OUT, 'single_action'). Interrupted runs "
+        "write one config per filter, loadable with load_dataset(OUT, 'single_action'). With --source action100m "
+        "the windows, titles and timed caption lines come from Action100M rows, and a fourth filter, "
+        "segment_action_match, labels segments whose action text names one action. Interrupted runs "
         "resume (shards recorded as they finish).",
     )
     p.add_argument(
-        "source",
+        "input",
         nargs="?",
-        metavar="WORLD_DIR",
+        metavar="WORLD_DIR | PARQUET_OR_DIR",
         help="a VideoNet-mini world (videonet synth --out DIR): uses DIR/actions.csv, DIR/web/manifest.csv "
-        "and DIR/web/ground_truth.jsonl unless given below",
+        "(with --source action100m: DIR/web/action100m.jsonl) and DIR/web/ground_truth.jsonl unless given "
+        "below; or, with --source action100m, Action100M rows: a parquet file, a folder of parquet/JSONL/JSON "
+        "files, a JSONL or a JSON file",
     )
     p.add_argument("--out", required=True, help="output dataset directory")
     p.add_argument(
         "--config",
         metavar="FILE.yaml",
         help="settings as YAML (the names of videonet_datasets.train_data.config.BuildConfig, nested "
-        "mappings for asr, balance, vlm, proposals, window_policy); options given here override it",
+        "mappings for asr, balance, vlm, proposals, window_policy, segments, action100m, caption_tree); options "
+        "given here override it",
     )
     groups = {
         "inputs": p.add_argument_group("inputs"),
         "localizer": p.add_argument_group("localizer"),
         "speech": p.add_argument_group("speech"),
+        "action100m": p.add_argument_group(
+            "Action100M (--source action100m; --segment-* also for --localizer action100m)"
+        ),
+        "caption_tree": p.add_argument_group(
+            "caption-tree labeler (--localizer action100m: Action100M's pipeline; needs --vlm-url, --vlm-model)"
+        ),
         "labels": p.add_argument_group("labels, balance, output"),
         "execution": p.add_argument_group("execution"),
     }
@@ -68,26 +80,52 @@ def build_config(args: argparse.Namespace):
 
     values = read_config_file(args.config) if args.config else {}
     merge_settings(values, flag_values(args, BuildConfig))
-    src = Path(args.source) if args.source else None
-    if src is not None and not src.is_dir():
-        raise ValueError(f"{src}: not a directory (expected a VideoNet-mini world)")
-    manifest = Path(args.manifest) if args.manifest else (src / "web" / "manifest.csv" if src else None)
-    actions = Path(args.actions) if args.actions else (src / "actions.csv" if src else None)
-    if manifest is None or actions is None:
-        raise ValueError("give a WORLD_DIR or both --manifest and --actions")
+    action100m = values.get("source") == "action100m"
+    src = Path(args.input) if args.input else None
+    world = src is not None and src.is_dir() and (src / "actions.csv").exists() and (src / "web").is_dir()
+    if action100m:
+        if args.manifest:
+            raise ValueError(
+                "--source action100m reads Action100M rows (the positional input), not --manifest"
+            )
+        if "localizer" in values:
+            raise ValueError(
+                "--source action100m takes its windows from the rows; --localizer does not apply"
+            )
+        if src is None:
+            raise ValueError(
+                "--source action100m needs the Action100M rows: a parquet file or folder, JSONL or JSON"
+            )
+        manifest = src / "web" / "action100m.jsonl" if world else src
+        if world and not manifest.exists():
+            raise ValueError(f"{manifest}: this world has no Action100M-style annotations (regenerate it)")
+        actions = Path(args.actions) if args.actions else (src / "actions.csv" if world else None)
+        if actions is None:
+            raise ValueError(
+                "--source action100m needs --actions actions.csv (the domains and actions to label)"
+            )
+    else:
+        if src is not None and not src.is_dir():
+            raise ValueError(f"{src}: not a directory (expected a VideoNet-mini world)")
+        manifest = Path(args.manifest) if args.manifest else (src / "web" / "manifest.csv" if src else None)
+        actions = Path(args.actions) if args.actions else (src / "actions.csv" if src else None)
+        if manifest is None or actions is None:
+            raise ValueError("give a WORLD_DIR or both --manifest and --actions")
     gt = Path(args.ground_truth) if args.ground_truth else None
-    if gt is None and (manifest.parent / "ground_truth.jsonl").exists():
-        gt = manifest.parent / "ground_truth.jsonl"
+    gt_dir = manifest if manifest.is_dir() else manifest.parent
+    if gt is None and (gt_dir / "ground_truth.jsonl").exists():
+        gt = gt_dir / "ground_truth.jsonl"
     vlm = values.get("vlm") or {}
     if vlm.get("base_url") or vlm.get("model"):
         if not (vlm.get("base_url") and vlm.get("model")):
             raise ValueError("--vlm-url and --vlm-model go together")
     else:
         values.pop("vlm", None)  # transport or timeouts alone do not make a VLM localizer
-    values.setdefault(
-        "localizer",
-        "vlm" if "vlm" in values else "windows-file" if values.get("windows_file") else "proposals",
-    )
+    if not action100m:
+        values.setdefault(
+            "localizer",
+            "vlm" if "vlm" in values else "windows-file" if values.get("windows_file") else "proposals",
+        )
     values.setdefault("balance", {})["seed"] = values.get("seed", 0)  # one seed for labels and balance
     values.update(manifest=manifest, taxonomy=actions, out=Path(args.out), ground_truth=gt)
     return config_from_dict(BuildConfig, values, "videonet build-train")
@@ -95,13 +133,14 @@ def build_config(args: argparse.Namespace):
 
 def run_build(args: argparse.Namespace) -> int:
     from videonet_datasets.annotations import AnnotationError
+    from videonet_datasets.train_data.action100m import Action100MError
     from videonet_datasets.train_data.manifest import ManifestError
     from videonet_datasets.train_data.runner import build_train
 
     try:
         settings = build_config(args)
         report = build_train(settings, download_only=args.download_only)
-    except (AnnotationError, ManifestError, ValueError, FileNotFoundError) as e:
+    except (AnnotationError, ManifestError, Action100MError, ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
     except (RuntimeError, ImportError) as e:
         raise RunFailed(str(e)) from None

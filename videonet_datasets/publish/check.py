@@ -86,10 +86,15 @@ def _benchmark_configs() -> tuple[str, ...]:
 
 def _train_configs() -> tuple[str, ...]:
     try:
-        from videonet_datasets.train_data.filters import FILTERS
+        from videonet_datasets.train_data.filters import ALL_FILTERS
     except ImportError:  # the training-data package is optional here
-        return ("transcript_localized", "transcript_localized_title_match", "single_action")
-    return tuple(FILTERS)
+        return (
+            "transcript_localized",
+            "transcript_localized_title_match",
+            "single_action",
+            "segment_action_match",
+        )
+    return tuple(ALL_FILTERS)
 
 
 BENCHMARK = DatasetKind(

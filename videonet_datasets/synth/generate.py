@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from videonet_datasets import video as video_module
 from videonet_datasets.fsutil import atomic_write_text, sha256_file, stable_hash
 from videonet_datasets.synth import motion, narration, render
+from videonet_datasets.synth.action100m import annotate_web_video
 from videonet_datasets.synth.config import SynthConfig
 from videonet_datasets.synth.plan import FIT, ORIGIN_JITTER, ClipPlan, plan_clips
 from videonet_datasets.synth.taxonomies import select_domains
@@ -44,6 +45,7 @@ from videonet_datasets.synth.writer import (
     write_json,
     write_jsonl,
 )
+from videonet_datasets.train_data.action100m import write_rows
 
 __all__ = ["DONE_FILE", "GENERATOR", "SynthError", "SynthSummary", "generate_world", "run_job"]
 
@@ -57,6 +59,7 @@ TABLES = (
     "clips.csv",
     "web/manifest.csv",
     "web/ground_truth.jsonl",
+    "web/action100m.jsonl",
     "world.json",
 )
 
@@ -453,8 +456,26 @@ def _write_tables(
         ((w.video_id, w.path, w.title, w.domain, w.channel, w.upload_date) for w in webs),
     )
     truth = []
+    a100m_rows = []
+    by_name = {d.name: d for d in domains}
     for w in webs:
         r = results[f"web/{w.path}"]
+        shots = [[round(s["t0"], 3), round(min(s["t1"], r["duration"]), 3)] for s in w.spec["shots"]]
+        a100m_row, a100m_truth = annotate_web_video(
+            seed=config.seed,
+            video_id=w.video_id,
+            title=w.title,
+            channel=w.channel,
+            upload_date=w.upload_date,
+            domain=by_name[w.domain],
+            negatives=negatives[w.domain],
+            duration=r["duration"],
+            shots=shots,
+            segments=w.segments,
+            narration=r["narration"],
+            duration_scale=config.duration_scale,
+        )
+        a100m_rows.append(a100m_row)
         truth.append(
             {
                 "video_id": w.video_id,
@@ -469,11 +490,11 @@ def _write_tables(
                     {**line, "shown": shown_near(line["action"], line["start"], line["end"], w.segments)}
                     for line in r["narration"]
                 ],
-                "shots": [
-                    [round(s["t0"], 3), round(min(s["t1"], r["duration"]), 3)] for s in w.spec["shots"]
-                ],
+                "shots": shots,
                 "noise": w.noise,
+                "action100m": a100m_truth,
             }
         )
     write_jsonl(out / "web" / "ground_truth.jsonl", truth)
+    write_rows(out / "web" / "action100m.jsonl", a100m_rows)
     write_json(out / "world.json", _world_json(config, domains, negatives))

@@ -15,6 +15,17 @@ action names in its title.
    window in the whole video: that window gets the title's action.  A title naming two
    different actions is ambiguous and dropped (counted), like (1)'s rule.
 
+A fourth filter runs where the windows come with annotated segments (Action100M's
+release, ``--source action100m``; its caption-tree labeler, ``--localizer action100m``):
+
+4. ``segment_action_match`` - a window is labeled by the action texts of the annotated
+   segments that describe it, a segment describing a window when both its ends are within
+   ``T`` of the window's (the window's own tree node, and a parent or child that differs
+   from it by less than ``T`` at each end): the texts must name exactly one action of the
+   domain (the same matcher as titles and speech).  A window whose texts name none is
+   dropped (``no_action_named``; ``not_an_action`` when every text says "N/A"), one whose
+   texts name two different actions too (``several_actions_named``).
+
 Every window or video that does not get a label is counted under a reason, so the
 build summary accounts for all of them.
 """
@@ -29,11 +40,14 @@ from typing import NamedTuple
 
 __all__ = [
     "DEFAULT_T",
+    "ALL_FILTERS",
     "FILTERS",
+    "SEGMENT_ACTION_MATCH",
     "LabeledWindow",
     "Mention",
     "VideoLabels",
     "apply_filters",
+    "segment_action_labels",
 ]
 
 TRANSCRIPT_LOCALIZED = "transcript_localized"
@@ -41,6 +55,9 @@ TITLE_MATCH = "transcript_localized_title_match"
 SINGLE_ACTION = "single_action"
 #: The three filters, in the paper's order (decreasing yield).
 FILTERS: tuple[str, ...] = (TRANSCRIPT_LOCALIZED, TITLE_MATCH, SINGLE_ACTION)
+SEGMENT_ACTION_MATCH = "segment_action_match"
+#: The paper's three and the annotated-segment filter (active where windows carry annotations).
+ALL_FILTERS: tuple[str, ...] = (*FILTERS, SEGMENT_ACTION_MATCH)
 DEFAULT_T = 1.0
 
 
@@ -125,3 +142,38 @@ def apply_filters(
     else:
         out[0].labels[SINGLE_ACTION] = title[0]
     return VideoLabels(windows=out, drops=drops)
+
+
+def segment_action_labels(
+    windows: Sequence[tuple[float, float]],
+    segments: Sequence[dict],
+    *,
+    T: float = DEFAULT_T,
+) -> tuple[list[str | None], Counter]:
+    """``segment_action_match`` for one video: a label (or None) per window, and the drops.
+
+    ``segments`` are annotated segments as ``{"start", "end", "actions", "na"}`` (``actions``:
+    the distinct action names of the domain their text names)."""
+    if T < 0:
+        raise ValueError(f"T must be >= 0 seconds, got {T}")
+    segs = sorted(segments, key=lambda s: s["start"])
+    starts = [s["start"] for s in segs]
+    labels: list[str | None] = []
+    drops: Counter = Counter()
+    for ws, we in windows:
+        lo, hi = bisect.bisect_left(starts, ws - T), bisect.bisect_right(starts, ws + T)
+        near = [s for s in segs[lo:hi] if abs(s["end"] - we) <= T]
+        named = list(dict.fromkeys(a for s in near for a in s["actions"]))
+        label = None
+        if not near:
+            drops[f"{SEGMENT_ACTION_MATCH}:no_annotated_segment"] += 1
+        elif len(named) == 1:
+            label = named[0]
+        elif named:
+            drops[f"{SEGMENT_ACTION_MATCH}:several_actions_named"] += 1
+        elif all(s["na"] for s in near):
+            drops[f"{SEGMENT_ACTION_MATCH}:not_an_action"] += 1
+        else:
+            drops[f"{SEGMENT_ACTION_MATCH}:no_action_named"] += 1
+        labels.append(label)
+    return labels, drops

@@ -55,8 +55,12 @@ __all__ = [
     "WindowPolicy",
     "WindowsFileLocalizer",
     "clean_windows",
+    "json_candidates",
     "localization_prompt",
     "parse_windows",
+    "smooth3",
+    "strip_reasoning",
+    "thumbnails",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,11 @@ class LocalizeResult:
     windows: list[Window]
     drops: Counter = field(default_factory=Counter)  # "dropped:<reason>" / "fixed:<repair>" counts
     attempts: int = 1
+    # Annotated segments ({node_id, start, end, actions, na, brief}) for ``segment_action_match``,
+    # from localizers that describe what they found (Action100M rows, the caption-tree labeler).
+    segments: list[dict[str, Any]] | None = None
+    # Speech that came with the video (Action100M caption lines): no speech recognition then.
+    transcript: dict[str, Any] | None = None
 
 
 class Localizer:
@@ -151,12 +160,12 @@ def _seconds(v: Any) -> float:
     raise ValueError(f"not a time: {v!r}")
 
 
-def _strip_reasoning(text: str) -> str:
+def strip_reasoning(text: str) -> str:
     text = re.sub(r"<(think|thinking|reasoning)>.*?</\1>", "", text, flags=re.S | re.I)
     return re.sub(r"^.*?</(think|thinking|reasoning)>", "", text, flags=re.S | re.I)
 
 
-def _json_candidates(text: str) -> list[str]:
+def json_candidates(text: str) -> list[str]:
     out = [m.group(1) for m in re.finditer(r"```(?:json)?\s*(.*?)```", text, flags=re.S | re.I)]
     for open_c, close_c in (("{", "}"), ("[", "]")):
         i, j = text.find(open_c), text.rfind(close_c)
@@ -174,11 +183,11 @@ def parse_windows(reply: str) -> list[Window]:
     ``[start, end]``, times as seconds, numeric strings, "12.5s" or "mm:ss(.f)".  An empty
     list is a valid answer (no action in the video).
     """
-    text = _strip_reasoning(reply or "").strip()
+    text = strip_reasoning(reply or "").strip()
     if not text:
         raise ValueError("empty reply")
     last_err: Exception | None = None
-    for cand in _json_candidates(text):
+    for cand in json_candidates(text):
         try:
             data = json.loads(cand)
         except json.JSONDecodeError as e:
@@ -403,7 +412,7 @@ class ProposalLocalizer(Localizer):
         fr = sample_frames(video.path, fps=cfg.feature_fps, size=cfg.feature_short_side, threads=1)
         times = np.append(fr.timestamps + fr.clip_start, duration)  # times[i+1] ends frame i
         frames = fr.frames
-        thumbs = _thumbs(frames)
+        thumbs = thumbnails(frames)
         cuts = sorted(
             set(shot_cuts(frames, cfg.feature_fps, cfg.cut_threshold, cfg.min_shot_seconds))
             | set(_jump_cuts(thumbs, cfg.cut_jump))
@@ -446,7 +455,7 @@ def shot_cuts(frames: np.ndarray, fps: float, threshold: float, min_shot_seconds
     return sorted(c for c in set(cuts) if 0 < c < len(frames))
 
 
-def _thumbs(frames: np.ndarray) -> np.ndarray:
+def thumbnails(frames: np.ndarray) -> np.ndarray:
     """4x4 colour thumbnails (block means), flattened, in [0, 1]."""
     n, h, w, _ = frames.shape
     hh, ww = h // 4 * 4, w // 4 * 4
@@ -476,7 +485,7 @@ def _motion(frames: np.ndarray, cuts: Sequence[int]) -> np.ndarray:
     return d
 
 
-def _smooth(x: np.ndarray) -> np.ndarray:
+def smooth3(x: np.ndarray) -> np.ndarray:
     """3-frame moving average, edges repeated (a shot's last frame is not diluted by zeros)."""
     if len(x) < 3:
         return x
@@ -489,7 +498,7 @@ def _moving_runs(motion: np.ndarray, still: float, fill: int) -> list[tuple[int,
     two between a movement and the shot's edge (a cut often lands mid-movement)."""
     if len(motion) == 0:
         return []
-    active = _smooth(motion) > still
+    active = smooth3(motion) > still
     runs: list[list[int]] = []
     for i, a in enumerate(active):
         if not a:
@@ -522,7 +531,7 @@ def ward_segments(
     from scipy.sparse import diags
     from sklearn.cluster import AgglomerativeClustering
 
-    feats = np.concatenate([thumbs, np.repeat(_smooth(motion)[:, None] * 10.0, 8, axis=1)], axis=1)
+    feats = np.concatenate([thumbs, np.repeat(smooth3(motion)[:, None] * 10.0, 8, axis=1)], axis=1)
     conn = diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1], shape=(n, n))
     labels = AgglomerativeClustering(n_clusters=k, linkage="ward", connectivity=conn).fit_predict(feats)
     out, start = [], 0

@@ -67,7 +67,9 @@ class VideoRow:
     url: str | None = None
     channel: str = ""
     upload_date: str = ""
-    line: int = 0  # line in the manifest (header = 1)
+    line: int = 0  # line in the manifest (header = 1), or the row of an Action100M file
+    # Byte offset of the video's record in the build's annotation store (``--source action100m``).
+    annotation: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -79,6 +81,7 @@ class VideoRow:
             "channel": self.channel,
             "upload_date": self.upload_date,
             "line": self.line,
+            "annotation": self.annotation,
         }
 
     @classmethod

@@ -31,6 +31,7 @@ from datasets import Features, List, Value
 
 from hub_cards import render_card
 from videonet_datasets.fsutil import atomic_write_text, swap_in_directory
+from videonet_datasets.train_data.action100m import LICENSE_LINK, LICENSE_NAME, MAX_SECONDS_PER_WORD
 from videonet_datasets.train_data.filters import FILTERS
 from videonet_datasets.train_data.manifest import Taxonomy
 
@@ -41,6 +42,7 @@ _TITLES = {
     "transcript_localized": "Transcript Localized",
     "transcript_localized_title_match": "Transcript Localized Title Match",
     "single_action": "Single Action",
+    "segment_action_match": "Segment Action Match",
 }
 
 QA_FEATURE = {
@@ -121,33 +123,43 @@ def _by_category(taxonomy: Taxonomy, domains: Sequence[str]) -> list[tuple[str, 
     return list(by_cat.items())
 
 
-def yield_table(taxonomy: Taxonomy, rows_by_config: dict[str, Sequence[dict]], domains: Sequence[str]) -> str:
+def yield_table(
+    taxonomy: Taxonomy,
+    rows_by_config: dict[str, Sequence[dict]],
+    domains: Sequence[str],
+    filters: Sequence[str] = FILTERS,
+) -> str:
     """Per-domain clip yields in the layout of the paper's Table 20."""
-    counts = {c: Counter(r["domain"] for r in rows_by_config.get(c, [])) for c in FILTERS}
-    head = "| Category Name | Domain Name | # Actions | " + " | ".join(_TITLES[c] for c in FILTERS) + " |"
-    lines = [head, "|" + "---|" * (3 + len(FILTERS))]
+    cols = tuple(filters)
+    counts = {c: Counter(r["domain"] for r in rows_by_config.get(c, [])) for c in cols}
+    head = "| Category Name | Domain Name | # Actions | " + " | ".join(_TITLES[c] for c in cols) + " |"
+    lines = [head, "|" + "---|" * (3 + len(cols))]
     n_actions = 0
     for cat, ds in _by_category(taxonomy, domains):
         for i, d in enumerate(ds):
             na = len(taxonomy.actions_of(d))
             n_actions += na
-            cells = [cat if i == 0 else "", d, str(na), *(f"{counts[c][d]:,}" for c in FILTERS)]
+            cells = [cat if i == 0 else "", d, str(na), *(f"{counts[c][d]:,}" for c in cols)]
             lines.append("| " + " | ".join(cells) + " |")
-    totals = [f"**{sum(counts[c].values()):,}**" for c in FILTERS]
+    totals = [f"**{sum(counts[c].values()):,}**" for c in cols]
     lines.append("| **All** | **All** | " + f"**{n_actions:,}** | " + " | ".join(totals) + " |")
     return "\n".join(lines)
 
 
 def domain_precision_table(
-    taxonomy: Taxonomy, precision: dict[str, dict[str, Any]], domains: Sequence[str]
+    taxonomy: Taxonomy,
+    precision: dict[str, dict[str, Any]],
+    domains: Sequence[str],
+    filters: Sequence[str] = FILTERS,
 ) -> str:
     """Label precision per domain and filter, in the same layout as the yield table."""
-    head = "| Category Name | Domain Name | " + " | ".join(_TITLES[c] for c in FILTERS) + " |"
-    lines = [head, "|" + "---|" * (2 + len(FILTERS))]
+    cols = tuple(filters)
+    head = "| Category Name | Domain Name | " + " | ".join(_TITLES[c] for c in cols) + " |"
+    lines = [head, "|" + "---|" * (2 + len(cols))]
     for cat, ds in _by_category(taxonomy, domains):
         for i, d in enumerate(ds):
             cells = [cat if i == 0 else "", d]
-            for c in FILTERS:
+            for c in cols:
                 p = precision.get(c, {}).get("by_domain", {}).get(d)
                 cells.append(f"{100 * p['precision']:.0f}% of {p['evaluated']:,}" if p else "-")
             lines.append("| " + " | ".join(cells) + " |")
@@ -159,7 +171,7 @@ def precision_table(precision: dict[str, dict[str, Any]]) -> str:
         "| Filter | Labeled clips | With ground truth | Correct | Precision |",
         "|---|---|---|---|---|",
     ]
-    for c in FILTERS:
+    for c in precision:
         p = precision.get(c)
         if not p:
             continue
@@ -179,12 +191,22 @@ def write_card(
     localization: dict[str, Any] | None,
     summary_text: str,
     settings: dict[str, Any],
+    filters: Sequence[str] = FILTERS,
 ) -> Path:
-    empty = [c for c in FILTERS if c not in configs]
+    empty = [c for c in filters if c not in configs]
+    from_action100m = settings.get("source") == "action100m"
+    license_lines = ["license: other"]
+    if from_action100m:  # derived from Action100M: its license travels with the data
+        license_lines += [
+            f"license_name: {LICENSE_NAME}",
+            f"license_link: {LICENSE_LINK}",
+            "source_datasets:",
+            "- facebook/action100m-preview",
+        ]
     metadata = "\n".join(
         [
             "pretty_name: VideoNet weakly-labeled training clips",
-            "license: other",
+            *license_lines,
             "task_categories:",
             "- video-classification",
             "- visual-question-answering",
@@ -192,6 +214,11 @@ def write_card(
             "- videonet",
             "- action-recognition",
             "- weak-supervision",
+            *(
+                ["- action100m"]
+                if settings.get("source") == "action100m" or settings.get("localizer") == "action100m"
+                else []
+            ),
             config_yaml(configs) if configs else "configs: []",
         ]
     )
@@ -213,7 +240,7 @@ def write_card(
             "",
             "Per domain:",
             "",
-            domain_precision_table(taxonomy, precision, domains),
+            domain_precision_table(taxonomy, precision, domains, filters),
             "",
         ]
     if localization and localization.get("windows"):
@@ -231,8 +258,81 @@ def write_card(
         metadata,
         T=f"{settings.get('T', 1.0):g}",
         balanced=", after balancing" if settings.get("balanced") else "",
-        yield_table=yield_table(taxonomy, rows_by_config, domains),
+        segment_filter=_segment_filter_text(settings) if "segment_action_match" in filters else "",
+        source_section=_source_section(settings),
+        yield_table=yield_table(taxonomy, rows_by_config, domains, filters),
         results_sections="\n".join(parts),
         summary=summary_text.rstrip(),
+        license_section=_license_section(from_action100m),
     )
     return atomic_write_text(root / "README.md", card)
+
+
+def _segment_filter_text(settings: dict[str, Any]) -> str:
+    fields = ", ".join(f"`{f}`" for f in settings.get("segment_text") or ())
+    return (
+        " A fourth filter, `segment_action_match`, labels a clip whose annotated segment's action text "
+        f"({fields}) names exactly one action of the domain (segments whose ends are within T of the "
+        "clip's; a text naming two actions labels nothing)."
+    )
+
+
+def _source_section(settings: dict[str, Any]) -> str:
+    level = settings.get("segment_level")
+    cut = (
+        "the finest annotated segments (annotated tree nodes with no annotated node below them)"
+        if level is None
+        else f"the segments of tree level {level} (and leaves above it)"
+    )
+    if settings.get("source") == "action100m":
+        return (
+            "## Source: Action100M annotations\n\n"
+            "The videos, titles, speech and candidate clips come from "
+            "[Action100M](https://github.com/facebookresearch/Action100M) rows, not from a crawl run through a "
+            "localizer and a speech recognizer:\n\n"
+            f"- **clips** are {cut} of each video's tree of segments (hierarchical clustering of V-JEPA 2 "
+            "features; the release annotates nodes of at least 4 s)"
+            + (
+                ""
+                if settings.get("keep_na")
+                else ', less those whose annotation says no action happens ("N/A")'
+            )
+            + ";\n"
+            "- **speech** is the video's timed caption lines. A caption line has only a start time, so **word "
+            "times are interpolated**: a line lasts until the next one starts (at most "
+            f"{MAX_SECONDS_PER_WORD:g} s per word) and each word starts at its share of the line's characters. "
+            "A spoken name's time can be off by a few tenths of a second where the speech was uneven; the "
+            "transcript filters' T absorbs most of it;\n"
+            "- **segment texts** are the release's LLM-aggregated `gpt.action` fields (automatic, not verified "
+            "by people);\n"
+            "- **domains**: each video was put in a domain of the taxonomy by its title and description, or "
+            "by the action names its title and action texts mention.\n"
+        )
+    if settings.get("localizer") == "action100m":
+        return (
+            "## Labeler: Action100M's caption tree\n\n"
+            "Clips and segment texts come from this project's implementation of Action100M's pipeline: a "
+            "hierarchical (Ward, temporally contiguous) segmentation of frame embeddings, a caption per segment "
+            "by a VLM, and one LLM aggregation per video into Action100M's annotation fields; clips are "
+            f"{cut}"
+            + (
+                ""
+                if settings.get("keep_na")
+                else ', less those whose annotation says no action happens ("N/A")'
+            )
+            + ".\n"
+        )
+    return ""
+
+
+def _license_section(from_action100m: bool) -> str:
+    if not from_action100m:
+        return "Source videos belong to their owners; this folder holds derived clips for research use."
+    return (
+        "## License\n\n"
+        "Derived from Action100M, which is released under the **FAIR Noncommercial Research License** "
+        f"([text]({LICENSE_LINK})): use it for noncommercial research only. Anyone who redistributes this "
+        "data, or works derived from it, must do so under that license and provide a copy of it (put the "
+        "license text in a `LICENSE` file beside this card before publishing). Source videos belong to their "
+        "owners."
+    )

@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from videonet_datasets.fsutil import atomic_write_json, atomic_write_text
+from videonet_datasets.train_data.action100m_ingest import ingest_action100m
 from videonet_datasets.train_data.balance import balance_rows, load_embedder
 from videonet_datasets.train_data.config import BuildConfig
 from videonet_datasets.train_data.download import DownloadConfig, download_videos
 from videonet_datasets.train_data.engine import make_engine
-from videonet_datasets.train_data.filters import FILTERS
+from videonet_datasets.train_data.filters import ALL_FILTERS, FILTERS
 from videonet_datasets.train_data.groundtruth import label_precision, localization_quality, read_ground_truth
 from videonet_datasets.train_data.manifest import Taxonomy, VideoRow, read_manifest, read_taxonomy
 from videonet_datasets.train_data.match import ActionMatcher
@@ -129,10 +130,27 @@ def _download(rows: list[VideoRow], settings: BuildConfig, c: Counter) -> tuple[
     return rep.rows, rep.failures
 
 
+def active_filters(settings: BuildConfig) -> tuple[str, ...]:
+    """The paper's three filters, and ``segment_action_match`` where windows carry annotations."""
+    return ALL_FILTERS if settings.annotated else FILTERS
+
+
+def _inputs(settings: BuildConfig, taxonomy: Taxonomy, c: Counter) -> tuple[list[VideoRow], list[dict]]:
+    """The videos to process: a crawl manifest's rows, or Action100M rows mapped onto them."""
+    if settings.source == "action100m":
+        settings.work.mkdir(parents=True, exist_ok=True)
+        res = ingest_action100m(settings, taxonomy)
+        c.update(res.counts)
+        return res.rows, res.failures
+    return read_manifest(settings.manifest, taxonomy), []
+
+
 def build_train(settings: BuildConfig, *, download_only: bool = False) -> BuildReport:
     """Run (or resume) the whole pipeline; returns counts, yields and precision."""
     taxonomy = read_taxonomy(settings.taxonomy)
-    rows = read_manifest(settings.manifest, taxonomy)
+    filters = active_filters(settings)
+    c: Counter = Counter()
+    rows, input_failures = _inputs(settings, taxonomy, c)
     used_domains = list(dict.fromkeys(r.domain for r in rows))
     for d in used_domains:
         check_domain_size(d, taxonomy.actions_of(d))
@@ -140,11 +158,18 @@ def build_train(settings: BuildConfig, *, download_only: bool = False) -> BuildR
     names = {d: taxonomy.names_of(d) for d in used_domains}
     settings.work.mkdir(parents=True, exist_ok=True)
     _check_work_dir(settings, names)
-    c: Counter = Counter({"videos:in": len(rows)})
+    c["videos:in"] = len(rows)
     rows, download_failures = _download(rows, settings, c)
+    download_failures = input_failures + download_failures
     if download_only:
         return BuildReport(
-            settings.out, c, {}, None, None, format_summary(c, {}, Counter()), download_failures
+            settings.out,
+            c,
+            {},
+            None,
+            None,
+            format_summary(c, {}, Counter(), filters=filters),
+            download_failures,
         )
 
     shards = plan_shards(rows, settings.shard_size)
@@ -170,6 +195,7 @@ def build_train(settings: BuildConfig, *, download_only: bool = False) -> BuildR
         if o["status"] != "ok"
     ]
     candidates, label_counts = label_observations(observations, taxonomy, settings.T)
+    candidates = {f: candidates[f] for f in filters}
     c.update(label_counts)
     selected = _balance(candidates, settings, c)
     # C. cut each selected clip once; D. rows, card, stats
@@ -177,7 +203,7 @@ def build_train(settings: BuildConfig, *, download_only: bool = False) -> BuildR
     failures += [{"clip_uid": uid, "stage": "cut", "reason": err} for uid, err in bad.items()]
     final = {
         f: finish_rows([r for r in selected[f] if r["clip_uid"] not in bad], taxonomy, settings.seed)
-        for f in FILTERS
+        for f in filters
     }
     domains = [d for d in taxonomy.domains if d in set(used_domains)]
     report = _write(final, observations, taxonomy, domains, settings, c, reasons)
@@ -202,7 +228,7 @@ def _balance(
         return cache["e"]
 
     selected = {}
-    for f in FILTERS:
+    for f in candidates:
         kept, drops, _ = balance_rows(candidates[f], settings.balance, embedder)
         c.update({f"{k}:{f}": v for k, v in drops.items()})
         selected[f] = kept
@@ -213,7 +239,7 @@ def _cut(selected: dict[str, list[dict[str, Any]]], settings: BuildConfig, c: Co
     """Trim every selected clip once into OUT/videos; returns the failed clips' errors."""
     out = settings.out
     clips: dict[str, dict[str, Any]] = {}
-    for f in FILTERS:
+    for f in selected:
         for r in selected[f]:
             clips.setdefault(
                 r["clip_uid"],
@@ -253,12 +279,15 @@ def _write(
 ) -> BuildReport:
     """Parquet shards per filter, precision against ground truth, the card and stats.json."""
     out = settings.out
-    written = [f for f in FILTERS if write_config(out, f, final[f], int(settings.max_shard_mb * 2**20))]
-    rows_written = {f: len(final[f]) for f in FILTERS}
+    filters = tuple(final)
+    written = [f for f in filters if write_config(out, f, final[f], int(settings.max_shard_mb * 2**20))]
+    for f in set(ALL_FILTERS) - set(filters):  # a config of an earlier build with other filters
+        write_config(out, f, [], 0)
+    rows_written = {f: len(final[f]) for f in filters}
     precision = localization = None
     if settings.ground_truth is not None and Path(settings.ground_truth).exists():
         gt = read_ground_truth(settings.ground_truth)
-        precision = {f: label_precision(final[f], gt) for f in FILTERS}
+        precision = {f: label_precision(final[f], gt) for f in filters}
         localization = localization_quality(
             {o["video_id"]: [tuple(w) for w in o["windows"]] for o in observations if o["status"] == "ok"}, gt
         )
@@ -270,8 +299,18 @@ def _write(
         rows_by_config=final,
         precision=precision,
         localization=localization,
-        summary_text=format_summary(c, rows_written, reasons, run_details=False),
-        settings={"T": settings.T, "localizer": settings.localizer, "balanced": settings.balance.active},
+        summary_text=format_summary(c, rows_written, reasons, run_details=False, filters=filters),
+        settings={
+            "T": settings.T,
+            # with --source action100m the windows are the rows' tree segments, no localizer ran
+            "localizer": "action100m-annotations" if settings.source == "action100m" else settings.localizer,
+            "keep_na": settings.segments.keep_na,
+            "balanced": settings.balance.active,
+            "source": settings.source,
+            "segment_level": settings.segments.level,
+            "segment_text": list(settings.segments.text),
+        },
+        filters=filters,
     )
     stats = {
         "counts": dict(sorted(c.items())),
@@ -283,7 +322,12 @@ def _write(
     }
     atomic_write_json(out / "stats.json", stats)
     return BuildReport(
-        out, c, rows_written, precision, localization, format_summary(c, rows_written, reasons)
+        out,
+        c,
+        rows_written,
+        precision,
+        localization,
+        format_summary(c, rows_written, reasons, filters=filters),
     )
 
 
@@ -291,6 +335,8 @@ def _settings_dict(settings: BuildConfig) -> dict[str, Any]:
     d = dataclasses.asdict(settings)
     if d.get("vlm"):
         d["vlm"].pop("api_key", None)
+    if d.get("caption_tree"):
+        d["caption_tree"].pop("llm_api_key", None)
     for k in ("manifest", "taxonomy", "out", "work_dir", "ground_truth", "windows_file", "download_dir"):
         if d.get(k) is not None:
             d[k] = str(d[k])

@@ -26,8 +26,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from videonet_datasets.train_data.action100m_ingest import AnnotationLocalizer
+from videonet_datasets.train_data.caption_tree import CaptionTreeLocalizer
 from videonet_datasets.train_data.config import BuildConfig
-from videonet_datasets.train_data.filters import FILTERS, Mention, apply_filters
+from videonet_datasets.train_data.filters import (
+    ALL_FILTERS,
+    SEGMENT_ACTION_MATCH,
+    Mention,
+    apply_filters,
+    segment_action_labels,
+)
 from videonet_datasets.train_data.localize import (
     LocalizeError,
     Localizer,
@@ -70,7 +78,19 @@ class PerceptionContext:
     def localizer(self) -> Localizer:
         if self._localizer is None:
             s = self.settings
-            if s.localizer == "vlm":
+            if s.source == "action100m":
+                self._localizer = AnnotationLocalizer(s.work, s.window_policy)
+            elif s.localizer == "action100m":
+                assert s.vlm is not None
+                self._localizer = CaptionTreeLocalizer(
+                    s.vlm,
+                    s.caption_tree,
+                    s.segments,
+                    lambda d: self.names_by_domain.get(d, []),
+                    s.window_policy,
+                    cache_dir=s.work / "caption_tree",
+                )
+            elif s.localizer == "vlm":
                 assert s.vlm is not None
                 self._localizer = VLMLocalizer(
                     s.vlm, lambda d: self.names_by_domain.get(d, []), s.window_policy
@@ -124,7 +144,7 @@ def observe_localize(row: VideoRow, ctx: PerceptionContext) -> dict[str, Any]:
         "timing": {},
     }
     if not row.path:
-        return _failed(rec, "input", "no local video file (URL not downloaded)")
+        return _failed(rec, "input", "no local video file" + (" (URL not downloaded)" if row.url else ""))
     t0 = time.perf_counter()
     try:
         info = probe_video(row.path, decode_check=True)
@@ -144,6 +164,10 @@ def observe_localize(row: VideoRow, ctx: PerceptionContext) -> dict[str, Any]:
         return _failed(rec, "localize", f"{type(e).__name__}: {e}")
     rec["windows"] = [[s, e] for s, e in res.windows]
     rec["window_notes"] = dict(res.drops)
+    if res.segments is not None:
+        rec["segments"] = res.segments
+    if res.transcript is not None:
+        rec["transcript"] = res.transcript
     rec["localize_attempts"] = res.attempts
     rec["timing"] = {"probe": round(t1 - t0, 3), "localize": round(time.perf_counter() - t1, 3)}
     return rec
@@ -151,8 +175,8 @@ def observe_localize(row: VideoRow, ctx: PerceptionContext) -> dict[str, Any]:
 
 def observe_speech(rec: dict[str, Any], ctx: PerceptionContext) -> dict[str, Any]:
     """Add word-timed speech to a localized record (skipped when no filter could use it:
-    failed videos and videos without a window)."""
-    if rec["status"] != "ok" or not rec["windows"]:
+    failed videos, videos without a window, and videos whose speech came with them)."""
+    if rec["status"] != "ok" or not rec["windows"] or rec.get("transcript") is not None:
         return rec
     t0 = time.perf_counter()
     try:
@@ -187,7 +211,7 @@ def label_observations(
 ) -> tuple[dict[str, list[dict[str, Any]]], Counter]:
     """Candidate rows per filter (before balancing) and the labeling counters."""
     matchers: dict[str, ActionMatcher] = {}
-    rows: dict[str, list[dict[str, Any]]] = {f: [] for f in FILTERS}
+    rows: dict[str, list[dict[str, Any]]] = {f: [] for f in ALL_FILTERS}
     counts: Counter = Counter()
     for obs in observations:
         if obs["status"] != "ok" or not obs["windows"]:
@@ -201,8 +225,15 @@ def label_observations(
         texts = [w.text for w in words]
         spoken = [Mention(m.names[x.action], words[x.first].start) for x in m.find_in_words(texts)]
         counts["speech:action_mentions"] += len(spoken)
-        labels = apply_filters([tuple(w) for w in obs["windows"]], spoken, title_actions, T=T)
+        windows = [tuple(w) for w in obs["windows"]]
+        labels = apply_filters(windows, spoken, title_actions, T=T)
         counts.update(labels.drops)
+        if obs.get("segments") is not None:
+            seg_labels, seg_drops = segment_action_labels(windows, obs["segments"], T=T)
+            counts.update(seg_drops)
+            for w, label in zip(labels.windows, seg_labels):
+                if label is not None:
+                    w.labels[SEGMENT_ACTION_MATCH] = label
         starts = [w.start for w in words]
         for w in labels.windows:
             if not w.labels:
@@ -226,7 +257,7 @@ def label_observations(
                         "speech": speech,
                     }
                 )
-    for f in FILTERS:
+    for f in ALL_FILTERS:
         counts[f"{f}:labeled"] = len(rows[f])
     return rows, counts
 

@@ -7,7 +7,7 @@ reader can account for every crawled video and every localized window.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from videonet_datasets.train_data.filters import FILTERS
@@ -30,12 +30,31 @@ def _line(label: str, value: Any, note: str = "", width: int = 44) -> str:
 
 
 def format_summary(
-    c: Counter, rows_written: Mapping[str, int], failure_reasons: Counter, *, run_details: bool = True
+    c: Counter,
+    rows_written: Mapping[str, int],
+    failure_reasons: Counter,
+    *,
+    run_details: bool = True,
+    filters: Sequence[str] = FILTERS,
 ) -> str:
     """The human summary of one build from its counters.  ``run_details=False`` leaves out
     what depends on this run rather than on the data (clips cut now vs. found from an
     interrupted run, speed), so the dataset card is the same however the build was run."""
-    out = [_line("videos in the manifest", c["videos:in"])]
+    out = []
+    if c["action100m:rows"]:
+        domains = _reasons(c, "action100m:domain_")
+        out += [
+            _line("Action100M rows read", c["action100m:rows"], f"invalid {c['action100m:invalid_rows']:,}"),
+            _line("  put in a domain of the taxonomy", c["action100m:videos_kept"], f"how: {domains}"),
+            _line(
+                "  video file found locally",
+                c["action100m:videos_local"],
+                f"not local {c['action100m:videos_not_local']:,}: downloaded, or counted as missing below",
+            ),
+        ]
+    out.append(
+        _line("videos in the manifest" if not c["action100m:rows"] else "videos to process", c["videos:in"])
+    )
     dl = _reasons(c, "download:failed")
     if dl:
         out.append(
@@ -59,7 +78,15 @@ def format_summary(
             ),
         )
     )
-    if c["asr:videos"]:
+    if c["asr:videos"] and c["action100m:rows"]:
+        out.append(
+            _line(
+                "videos with caption-line speech",
+                c["asr:videos"],
+                f"{c['asr:no_audio']:,} without captions, {c['speech:action_mentions']:,} action names in captions",
+            )
+        )
+    elif c["asr:videos"]:
         rtf = c["asr:compute_ms"] / max(1, c["asr:audio_ms"])
         speed = f"real-time factor {rtf:.3f}, " if run_details else ""
         out.append(
@@ -71,7 +98,7 @@ def format_summary(
             )
         )
     out.append("labeled clips per filter:")
-    for f in FILTERS:
+    for f in filters:
         unit = "videos" if f == "single_action" else "windows"
         why = _reasons(c, f"{f}:")
         why = ", ".join(p for p in why.split(", ") if not p.startswith("labeled"))
@@ -85,5 +112,5 @@ def format_summary(
     removed = c["cut:removed_unreferenced"]
     stale = f", {removed:,} clips of earlier settings removed" if run_details and removed else ""
     out.append(_line("clips in the pool", c["cut:ok"], f"{detail}failed {c['cut:failed']:,}{stale}"))
-    out.append("rows written: " + ", ".join(f"{f} {rows_written.get(f, 0):,}" for f in FILTERS))
+    out.append("rows written: " + ", ".join(f"{f} {rows_written.get(f, 0):,}" for f in filters))
     return "\n".join(out) + "\n"
