@@ -106,7 +106,8 @@ def encode(
 
 
 def probe_times(path: Path) -> np.ndarray:
-    """ffprobe's presentation time of every frame, ascending."""
+    """ffprobe's presentation time of every frame on the player's timeline (seconds from
+    the first displayed frame), ascending."""
     out = subprocess.run(
         [
             "ffprobe",
@@ -124,7 +125,8 @@ def probe_times(path: Path) -> np.ndarray:
         text=True,
         check=True,
     ).stdout
-    return np.array(sorted(float(x.strip(",")) for x in out.split()))
+    times = np.array(sorted(float(x.strip(",")) for x in out.split()))
+    return times - times[0]
 
 
 def assert_exact(f: Frames, path: Path, *, index_offset: int = 0) -> None:
