@@ -151,9 +151,9 @@ def _targets(path: Path, case: Case) -> np.ndarray:
     """The absolute times every method is asked for (the sampler's own rule)."""
     from videonet_datasets.video import probe_video, sample_times
 
-    info = probe_video(path, decode_check=False)
-    start = case.kwargs.get("start", info.start_time)
-    end = case.kwargs.get("end", info.start_time + info.duration)
+    info = probe_video(path)
+    start = case.kwargs.get("start", 0.0)
+    end = case.kwargs.get("end", info.duration)
     rule = {k: v for k, v in case.kwargs.items() if k not in ("start", "end")}
     return start + sample_times(end - start, **rule)
 
@@ -249,7 +249,7 @@ def run_opencv(path: Path, case: Case, times: np.ndarray, threads: int) -> np.nd
 def run_ffmpeg_cli(path: Path, case: Case, times: np.ndarray, threads: int) -> np.ndarray:
     from videonet_datasets.video import probe_video
 
-    info = probe_video(path, decode_check=False)
+    info = probe_video(path)
     cmd = ["ffmpeg", "-v", "error", "-nostdin"]
     if threads:
         cmd += ["-threads", str(threads), "-filter_threads", str(threads)]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import set_display_matrix
 
 from videonet_datasets.video import VideoDecodeError, probe_video, sample_frames, trim_clip
 
@@ -101,12 +101,7 @@ def _tkhd_matrix(a: int, b: int, c: int, d: int) -> Callable[[Path, Path], None]
     """Rewrite the video track's ``tkhd`` display matrix (what phones write)."""
 
     def post(src: Path, dst: Path) -> None:
-        data = bytearray(src.read_bytes())
-        at = data.index(b"tkhd")
-        assert data[at + 4] == 0, "tkhd version 1 not handled"
-        matrix = [a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30]
-        data[at + 44 : at + 80] = struct.pack(">9i", *matrix)
-        dst.write_bytes(bytes(data))
+        set_display_matrix(src, dst, a, b, c, d)
 
     return post
 

@@ -558,14 +558,19 @@ class _Source:
             # AVI's header counts frames from its first frame, whatever that frame's time.
             start = self.origin if self.by_dts or s.start_time is None else int(s.start_time)
             end = start + int(s.duration)
-        elif c.duration is not None:
-            seconds = c.duration / av.time_base
-            if not c.format.name.startswith("matroska") or _to_pts(seconds, self.tb) <= self.origin:
-                # Matroska's Duration is where the segment ends, counted from 0; the
-                # others count from the container's start time.
-                start = c.start_time if c.start_time is not None else 0
-                seconds += start / av.time_base
-            end = _to_pts(seconds, self.tb)
+        elif c.format.name.startswith("matroska"):
+            # Matroska (and WebM) end times count from 0: the track's DURATION tag (ffmpeg,
+            # mkvmerge), else the segment's Duration (the end of its longest track).
+            tag = _clock_seconds(s.metadata.get("DURATION") or s.metadata.get("duration"))
+            seconds = (
+                tag if tag is not None else c.duration / av.time_base if c.duration is not None else None
+            )
+            end = _to_pts(seconds, self.tb) if seconds is not None else None
+            if end is not None and end <= self.origin:
+                end = None  # a writer that counted from the first block after all
+        if end is None and c.duration is not None:
+            start = c.start_time if c.start_time is not None else 0
+            end = _to_pts((start + c.duration) / av.time_base, self.tb)
         return end if end is not None and end > self.origin else None
 
     def seconds(self, pts: int) -> float:
@@ -683,6 +688,15 @@ class _Source:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _clock_seconds(text: str | None) -> float | None:
+    """``HH:MM:SS.fraction`` (Matroska's DURATION tag) in seconds."""
+    try:
+        h, m, sec = (text or "").split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
 
 
 def _past_end_error(path: PathLike, want: float, last: float, duration: float | None) -> VideoDecodeError:
