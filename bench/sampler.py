@@ -458,14 +458,21 @@ def run_bound(path: Path, case: Case, times: np.ndarray, threads: int) -> np.nda
     if plan.extradata:
         ctx.extradata = plan.extradata
     _pyav_threads(ctx, threads)
-    rgb: dict[int, np.ndarray] = {}
+    slots: dict[int, list[int]] = {}
+    for i, pts in enumerate(plan.frame_of):
+        slots.setdefault(pts, []).append(i)
+    out: np.ndarray | None = None
     for packets, keep in plan.groups:
         for packet in [*packets, None]:
             for frame in ctx.decode(packet):
-                if frame.pts in keep and frame.pts not in rgb:
-                    rgb[frame.pts] = frame.to_ndarray(format="rgb24")
+                if frame.pts in keep:
+                    rgb = frame.to_ndarray(format="rgb24")
+                    if out is None:
+                        out = np.empty((len(plan.frame_of), *rgb.shape), np.uint8)
+                    out[slots[frame.pts]] = rgb
         ctx.flush_buffers()
-    return np.stack([rgb[pts] for pts in plan.frame_of])
+    assert out is not None
+    return out
 
 
 RUNNERS: dict[str, Callable[[Path, Case, np.ndarray, int], np.ndarray | int]] = {

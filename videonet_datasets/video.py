@@ -852,6 +852,7 @@ class _GopPlanner:
         asked again further back, and as a last resort the stream is read from its start.
         ``after`` (the group being left) guards against seeks that do not move forward.
         """
+        self._break()  # a seek resets the decoder: drain the frames still inside it first
         self.continuous = False
         target = t
         for attempt in range(3):
