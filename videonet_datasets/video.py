@@ -37,8 +37,10 @@ Decoding is planned from the packets (:class:`_GopPlanner`): the demuxer runs on
 keyframe group ahead of the decoder, so every frame's presentation time is known before
 anything is decoded.  Groups without a requested frame are never decoded (long gaps are
 sought over), a group is fed only up to the packet of its last requested frame, and
-non-reference frames nobody asked for are skipped by the decoder (``skip_frame``).  A 6 s
-window of a long source video costs about its own GOPs at roughly half the decode work;
+non-reference frames nobody asked for are not fed (H.264 ``nal_ref_idc`` 0) or skipped by
+the decoder (``skip_frame``): what is decoded is what the requested frames depend on, the
+physical bound the benchmark measures.  A 6 s window of a long source video costs about
+its own GOPs at roughly half the decode work;
 64 frames spread over a minute cost well under a full decode.  Streams without packet
 timestamps or keyframe flags, and AVI, are decoded in order from one seek.  The
 benchmark (``python -m bench sampler``) compares this with torchcodec, decord, OpenCV,
@@ -361,27 +363,50 @@ def _sei_payload_types(rbsp: bytes) -> Iterator[int]:
         i += size
 
 
+class _Nal:
+    """The NAL units of H.264/HEVC packets: length-prefixed (MP4, MKV: the size is in the
+    avcC/hvcC extradata) or after Annex B start codes (MPEG-TS, raw streams)."""
+
+    def __init__(self, stream: av.video.stream.VideoStream):
+        self.codec = stream.codec_context.name
+        extra = stream.codec_context.extradata or b""
+        offset = 4 if self.codec == "h264" else 21  # avcC / hvcC lengthSizeMinusOne
+        self.length_size = (extra[offset] & 3) + 1 if extra[:1] == b"\x01" and len(extra) > offset else 4
+
+    def units(self, packet: av.Packet) -> Iterator[bytes]:
+        data = bytes(packet)
+        annex_b = data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01"))
+        return _nal_units(data, None if annex_b else self.length_size)
+
+
 def _has_orientation_sei(packet: av.Packet, stream: av.video.stream.VideoStream) -> bool:
     """Does this H.264/HEVC packet carry a display-orientation SEI?  A byte scan, so the
     sampler knows without decoding whether the first frame orients the whole stream."""
-    codec = stream.codec_context.name
-    if codec not in ("h264", "hevc"):
+    nal = _Nal(stream)
+    if nal.codec not in ("h264", "hevc"):
         return False
-    data = bytes(packet)
-    extra = stream.codec_context.extradata or b""
-    length_size = None
-    if not data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")) and extra[:1] == b"\x01":
-        offset = 4 if codec == "h264" else 21  # avcC / hvcC lengthSizeMinusOne
-        length_size = (extra[offset] & 3) + 1 if len(extra) > offset else 4
-    for nal in _nal_units(data, length_size):
-        if codec == "h264" and nal[:1] and nal[0] & 0x1F == 6:
-            payload = nal[1:]
-        elif codec == "hevc" and len(nal) > 2 and (nal[0] >> 1) & 0x3F in (39, 40):
-            payload = nal[2:]
+    for unit in nal.units(packet):
+        if nal.codec == "h264" and unit[:1] and unit[0] & 0x1F == 6:
+            payload = unit[1:]
+        elif nal.codec == "hevc" and len(unit) > 2 and (unit[0] >> 1) & 0x3F in (39, 40):
+            payload = unit[2:]
         else:
             continue
         if _ORIENTATION_SEI in _sei_payload_types(payload):
             return True
+    return False
+
+
+def _unreferenced(packet: av.Packet, nal: _Nal | None) -> bool:
+    """A picture no other picture predicts from: flagged so by the container, or an H.264
+    slice with ``nal_ref_idc`` 0.  Not fed at all when nobody asked for it."""
+    if packet.is_disposable:
+        return True
+    if nal is None:
+        return False
+    for unit in nal.units(packet):
+        if unit[:1] and unit[0] & 0x1F in (1, 5):  # the first coded slice decides
+            return (unit[0] >> 5) & 3 == 0
     return False
 
 
@@ -802,9 +827,10 @@ class _GopPlanner:
     * skip whole groups that hold no requested frame (not even feed them to the decoder),
       and seek over long gaps instead of reading them;
     * stop feeding a group after the packet of its last requested frame and drain;
-    * tell the decoder to skip non-reference frames that are not requested
-      (``skip_frame=NONREF``; about half of an H.264 stream with B-frames), which changes
-      no other frame's pixels.
+    * leave out the non-reference frames nobody asked for (about half of an H.264 stream
+      with B-frames): not fed at all when the packet says so (H.264 ``nal_ref_idc`` 0,
+      the container's disposable flag), else dropped by the decoder
+      (``skip_frame=NONREF``).  No other frame's pixels change.
 
     Frames are matched by presentation timestamp, so the result equals a full decode.
     Open GOPs (leading pictures of a group that show before its keyframe) are handled by
@@ -815,6 +841,7 @@ class _GopPlanner:
         assert src.first is not None
         self.src, self.path, self.targets, self.out = src, src.path, targets, collector
         self.cc = src.stream.codec_context
+        self.nal = _Nal(src.stream) if self.cc.name == "h264" else None
         self.reader = src.reader
         self.tb = src.tb
         self.second = max(1, _to_pts(1.0, self.tb))
@@ -925,7 +952,12 @@ class _GopPlanner:
         if not whole:
             stop = 1 + max(i for i, p in enumerate(group.packets) if p.pts in needed)
         for packet in group.packets[:stop]:
-            self._set_skip("DEFAULT" if packet.pts in needed else "NONREF")
+            if packet.pts in needed:
+                self._set_skip("DEFAULT")
+            elif _unreferenced(packet, self.nal):
+                continue  # neither asked for nor predicted from
+            else:
+                self._set_skip("NONREF")  # the decoder drops what the container cannot tell
             self._decode(packet)
         self._set_skip("DEFAULT")
         self.continuous = stop == len(group.packets)
