@@ -505,3 +505,58 @@ def test_audio_and_image_files_are_named_errors(
             call()
         assert e.value.path == str(p)
     assert not (tmp_path / "o.mp4").exists()
+
+
+def _serve(route, root: Path) -> None:
+    """A same-origin http server for the page and its videos, with byte ranges so the
+    browser can seek (a file:// video would taint the canvas the frames are read from)."""
+    data = (root / route.request.url.rsplit("/", 1)[-1]).read_bytes()
+    kind = "text/html" if route.request.url.endswith(".html") else "video/mp4"
+    wanted = route.request.headers.get("range", "")
+    if not wanted.startswith("bytes="):
+        route.fulfill(status=200, body=data, headers={"content-type": kind, "accept-ranges": "bytes"})
+        return
+    first, _, last = wanted[len("bytes=") :].partition("-")
+    a, b = int(first or 0), min(int(last) if last else len(data) - 1, len(data) - 1)
+    route.fulfill(
+        status=206,
+        body=data[a : b + 1],
+        headers={
+            "content-type": kind,
+            "accept-ranges": "bytes",
+            "content-range": f"bytes {a}-{b}/{len(data)}",
+        },
+    )
+
+
+def test_a_browser_shows_the_phone_video_and_its_clip_upright(corpus: dict, browser, tmp_path: Path) -> None:
+    """Chromium applies the display matrix as the sampler does, and shows the trimmed clip,
+    which has none, upright too."""
+    path, _ = _get(corpus, CASES[2])
+    shutil.copy(path, tmp_path / "phone.mp4")
+    trim_clip(path, tmp_path / "clip.mp4", 0.2, 1.0)
+    (tmp_path / "index.html").write_text("<!doctype html><title>t</title><canvas id=c></canvas>")
+    page = browser.new_page()
+    page.route("http://clips.test/**", lambda route: _serve(route, tmp_path))
+    page.goto("http://clips.test/index.html")
+    shown = {}
+    for name, at in (("phone.mp4", 0.5), ("clip.mp4", 0.42)):  # mid-frame: source frames 12 and 15
+        w, h, rgba = page.evaluate(
+            """async ([src, at]) => {
+                const v = document.createElement('video');
+                v.muted = true; v.src = src;
+                await new Promise((ok, bad) => { v.onloadeddata = ok; v.onerror = bad; });
+                v.currentTime = at;
+                await new Promise(ok => { v.onseeked = ok; });
+                const c = document.getElementById('c');
+                c.width = v.videoWidth; c.height = v.videoHeight;
+                const g = c.getContext('2d');
+                g.drawImage(v, 0, 0);
+                return [v.videoWidth, v.videoHeight, Array.from(g.getImageData(0, 0, c.width, c.height).data)];
+            }""",
+            [name, at],
+        )
+        shown[name] = ((w, h), index_of(np.array(rgba, np.uint8).reshape(h, w, 4)[..., :3]))
+    page.close()
+    assert shown == {"phone.mp4": ((W, H), 12), "clip.mp4": ((W, H), 15)}
+    assert index_of(sample_frames(path, middle=True, start=0.48, end=0.52).frames[0]) == 12  # (at 0.5 s)
