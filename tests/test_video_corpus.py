@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from conftest import set_display_matrix
 
-from videonet_datasets.video import VideoDecodeError, probe_video, sample_frames, trim_clip
+from videonet_datasets.video import VideoDecodeError, frame_times, probe_video, sample_frames, trim_clip
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="needs ffmpeg"
@@ -364,6 +364,12 @@ def test_probe_reports_what_a_player_shows(corpus: dict, case: Case) -> None:
     gaps = np.diff(ref.times)
     assert info.duration == pytest.approx(ref.times[-1] + gaps[-1], abs=gaps.max() + 1e-3)
     assert all(index_of(f) is not None for f in ref.frames), "the reference is not upright"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_frame_times_are_the_players(corpus: dict, case: Case) -> None:
+    path, ref = _get(corpus, case)
+    assert np.allclose(frame_times(path), ref.times, atol=2e-3)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)

@@ -97,4 +97,3 @@ def decode_audio(path: str | os.PathLike, sample_rate: int = 16000) -> Audio | N
         log.debug("%s: %d undecodable audio packets skipped", path, skipped)
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     return Audio(samples, sample_rate, first - origin, skipped)
-

@@ -66,6 +66,7 @@ __all__ = [
     "Frames",
     "VideoDecodeError",
     "VideoInfo",
+    "frame_times",
     "probe_video",
     "sample_frames",
     "sample_times",
@@ -776,6 +777,32 @@ def probe_video(path: PathLike, *, decode_check: bool = True) -> VideoInfo:
             rotation=orient.rotation,
             mirrored=orient.mirrored,
         )
+
+
+def frame_times(path: PathLike) -> np.ndarray:
+    """The time of every displayed frame of ``path`` on the player's timeline (seconds from
+    the first displayed frame), ascending: what a frame-accurate player steps through.
+
+    Read from the packets (no decoding) where the container has presentation times, from
+    the decode order in AVI; decoded only when the packets carry no timestamps."""
+    with _Source(path, threads=1) as src:
+        if src.by_dts:
+            src.reopen()
+            dts = sorted(int(p.dts) for p in src.container.demux(src.stream) if p.size and p.dts is not None)
+            if dts:  # one frame per packet, timed by decode order from the first
+                return np.array([float((d - dts[0]) * src.tb) for d in dts])
+        elif src.first is not None:
+            shown: set[int] = set()
+            group: _Group | None = src.first
+            try:
+                while group is not None:
+                    shown.update(p for p in group.shown if p >= src.origin)
+                    group = src.reader.next_group()
+                return np.array([src.seconds(p) for p in sorted(shown)])
+            except _Unplannable:
+                pass
+        src.reopen()
+        return np.array(sorted({src.seconds(t) for t, _ in src.frames_from(src.origin)}))
 
 
 # ---------------------------------------------------------------------------- decoding
