@@ -63,6 +63,7 @@ import av.codec.context
 import numpy as np
 
 __all__ = [
+    "SAMPLER_VERSION",
     "Frames",
     "VideoDecodeError",
     "VideoInfo",
@@ -76,6 +77,12 @@ __all__ = [
 
 PathLike = str | os.PathLike
 log = logging.getLogger(__name__)
+
+#: What :func:`sample_frames` returns for a given file and arguments.  Anything that stores
+#: its results across runs (the decoded-frame cache) keys on it; bump it when the frames or
+#: their times change for some file.  2: the player's timeline and upright frames (stream
+#: start offsets, edit lists, display matrices were ignored before).
+SAMPLER_VERSION = 2
 
 
 class VideoDecodeError(RuntimeError):
