@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,25 @@ def make_video(
         img[: h // 4, : w // 4] = rng.integers(0, 255, 3, dtype=np.uint8)
         frames.append(img)
     return write_video(path, frames, fps)
+
+
+def set_display_matrix(src: Path, dst: Path, a: int, b: int, c: int, d: int) -> Path:
+    """Copy an MP4/MOV with its video track's ``tkhd`` display matrix set to ``[a b; c d]``
+    (what phones write; ``(0, 1, -1, 0)`` = shown turned 90 degrees clockwise)."""
+    data = bytearray(src.read_bytes())
+    at = data.index(b"tkhd")
+    assert data[at + 4] == 0, "tkhd version 1 not handled"
+    matrix = [a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30]
+    data[at + 44 : at + 80] = struct.pack(">9i", *matrix)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def ffmpeg(*args: str) -> None:
+    """Run the ffmpeg CLI quietly; its error text on failure."""
+    proc = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-400:])
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from conftest import ffmpeg, set_display_matrix
 
 from videonet_datasets.annotations import AnnotationError, load_annotations, validate_annotations
 from videonet_datasets.cli import main
@@ -95,6 +96,29 @@ def test_every_defect_is_reported_together(annotation_dir: Path, tmp_path: Path)
     with pytest.raises(AnnotationError) as err:
         load_annotations(root)
     assert "clips.csv:13" in str(err.value)
+
+
+def test_windows_are_checked_on_the_player_timeline(annotation_dir: Path) -> None:
+    """A broadcast capture (MPEG-TS, its clock starting at ~1.4 s), an MP4 shifted by 10 s
+    and a phone video stored sideways: windows count from the first displayed frame, so
+    a window past the end is caught even where the stream's own clock runs further."""
+    root = annotation_dir
+    src = root / "videos" / "d0a0c4_src.mp4"  # 3 s
+    ffmpeg("-i", str(src), "-c", "copy", str(root / "videos" / "capture.ts"))
+    ffmpeg("-i", str(src), "-c", "copy", "-output_ts_offset", "10", str(root / "videos" / "shifted.mp4"))
+    set_display_matrix(src, root / "videos" / "phone.mp4", 0, 1, -1, 0)
+    clips = _rows(root / "clips.csv")
+    clips[5][3:6] = ["videos/capture.ts", "2.0", "2.9"]  # line 6: fine
+    clips[6][3:6] = ["videos/capture.ts", "2.5", "4.0"]  # line 7: past the end (the TS clock says 4.4 s)
+    clips[7][3:6] = ["videos/shifted.mp4", "1.0", "2.5"]  # line 8: fine
+    clips[8][3:6] = ["videos/shifted.mp4", "8.0", "9.0"]  # line 9: past the end (the clock says 13 s)
+    clips[9][3:6] = ["videos/phone.mp4", "0.5", "3.0"]  # line 10: fine
+    _write(root / "clips.csv", clips)
+    _, problems = validate_annotations(root)
+    text = "\n".join(map(str, problems))
+    assert "clips.csv:7: end='4': window ends past the end of the video (3.000s)" in text, text
+    assert "clips.csv:9: start='8': start is past the end of the video (3.000s)" in text, text
+    assert not [p for p in problems if p.line in (6, 8, 10)], text
 
 
 def test_missing_files_and_columns(tmp_path: Path) -> None:

@@ -59,3 +59,42 @@ def test_every_method_returns_our_frames(video: Path, case: bench.Case, method: 
 
 def test_full_decode_counts_every_frame(video: Path) -> None:
     assert bench.run_full_decode(video, SMALL_CASES[0], np.zeros(1), 1) == 90
+
+
+def test_bound_feeds_only_what_the_requested_frames_depend_on(video: Path) -> None:
+    import av
+
+    case = SMALL_CASES[1]  # [1.0 s, 2.5 s] at 4 fps; keyframes at 0 s and 2 s
+    times = bench._targets(video, case)
+    plan = bench.prepare_bound(video, times)
+    with av.open(str(video)) as c:
+        s = c.streams.video[0]
+        size = (c.streams.video[0].codec_context.extradata[4] & 3) + 1
+        packets = [
+            (int(p.pts), p.is_keyframe, bench._h264_reference(memoryview(p), size))
+            for p in c.demux(s)
+            if p.size
+        ]
+    refs = {pts for pts, _, ref in packets if ref}
+    fed = [int(p.pts) for group, _ in plan.groups for p in group]
+    targets = set(plan.frame_of)
+    assert len(plan.groups) == 2 and set(fed) <= refs | targets and targets <= set(fed)
+    assert len(refs) < len(packets)  # B-frames nobody refers to are never fed
+    last = max(i for i, (pts, _, _) in enumerate(packets) if pts in targets)
+    assert len(fed) < last + 1
+    assert all(
+        p.pts * s.time_base >= 2.0 - 1e-6 for p in plan.groups[1][0]
+    )  # the second group from its keyframe
+
+
+def test_long_sources_are_the_piece_joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from videonet_datasets.video import probe_video
+
+    monkeypatch.setitem(bench.RESOLUTIONS, "tiny", (64, 48))
+    monkeypatch.setattr(bench, "LONG_PIECE_SECONDS", 2)
+    long = bench.ensure_video(tmp_path, "tiny", 6, fps=10)
+    info = probe_video(long)
+    assert info.duration == pytest.approx(6.0, abs=0.05) and info.num_frames == 60
+    assert bench.video_path(tmp_path, "tiny", 2, 10).exists()  # the piece, encoded once
+    hour = [c for c in bench.CASES if c.seconds == 3600]
+    assert len(hour) == 2 and all(c.res == "720p" and {"naive", "full-decode"} <= set(c.skip) for c in hour)

@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter, defaultdict
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import make_annotation_dir
+from conftest import ffmpeg, make_annotation_dir, set_display_matrix
 
 from videonet_datasets.annotations import AnnotationError, load_annotations
 from videonet_datasets.benchmark.build import build_benchmark
@@ -21,6 +23,7 @@ from videonet_datasets.benchmark.qa import build_question_sets
 from videonet_datasets.benchmark.schema import ALL_CONFIGS, BINARY_SHOTS, binary_config
 from videonet_datasets.cli import main
 from videonet_datasets.prompts import binary_prompt, mc_prompt
+from videonet_datasets.video import probe_video, sample_frames
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +177,55 @@ def test_rebuild_is_byte_identical(built: Path, ann_dir: Path, tmp_path: Path) -
     assert diff == []
     # The card differs only in the load path it shows (both are named videonet here).
     assert a["README.md"] == b["README.md"]
+
+
+def test_real_world_sources_give_the_same_upright_clips(ann_dir: Path, built: Path, tmp_path: Path) -> None:
+    """The windowed clips' sources as a broadcast capture (MPEG-TS, its clock at ~1.4 s), an
+    MP4 shifted by 10 s (streams copied: the same pictures) and a phone video stored
+    sideways with a 90-degree display matrix: the pool holds the same clips, upright."""
+    root = tmp_path / "ann"
+    shutil.copytree(ann_dir, root)
+    srcs = sorted((root / "videos").glob("*_src.mp4"))[:3]
+    ffmpeg("-i", str(srcs[0]), "-c", "copy", str(srcs[0].with_suffix(".ts")))
+    ffmpeg("-i", str(srcs[1]), "-c", "copy", "-output_ts_offset", "10", str(srcs[1].with_name("shifted.mp4")))
+    sideways = srcs[2].with_name("sideways.mp4")  # stored turned a quarter left, nearly lossless
+    ffmpeg("-i", str(srcs[2]), "-vf", "transpose=cclock", "-c:v", "libx264", "-qp", "0", str(sideways))
+    set_display_matrix(sideways, srcs[2].with_name("phone.mp4"), 0, 1, -1, 0)
+    moved = {
+        srcs[0].name: srcs[0].with_suffix(".ts").name,
+        srcs[1].name: "shifted.mp4",
+        srcs[2].name: "phone.mp4",
+    }
+    clips = _rows_of(root / "clips.csv")
+    changed = {}
+    for row in clips[1:]:
+        name = Path(row[3]).name
+        if name in moved:
+            row[3] = f"videos/{moved[name]}"
+            changed[row[0]] = name
+    with open(root / "clips.csv", "w", newline="") as f:
+        csv.writer(f).writerows(clips)
+    out = tmp_path / "videonet"
+    build_benchmark(root, out, seed=3, progress=False)
+    assert len(changed) == 3
+    for clip_id, name in changed.items():
+        ours, ref = out / "videos" / f"{clip_id}.mp4", built / "videos" / f"{clip_id}.mp4"
+        if moved[name] != "phone.mp4":
+            assert ours.read_bytes() == ref.read_bytes(), name
+            continue
+        info = probe_video(ours)
+        assert (info.width, info.height, info.rotation) == (
+            probe_video(ref).width,
+            probe_video(ref).height,
+            0,
+        )
+        a, b = (sample_frames(p, fps=10).frames.astype(int) for p in (ours, ref))
+        assert a.shape == b.shape and np.abs(a - b).mean() < 3  # upright: the same pictures
+
+
+def _rows_of(path: Path) -> list[list[str]]:
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
 
 
 def test_card_has_real_statistics(built: Path) -> None:

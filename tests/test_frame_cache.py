@@ -67,6 +67,21 @@ def test_settings_and_file_identity_are_part_of_the_key(clip: Path, tmp_path: Pa
     assert cache.stats.misses == len(SETTINGS) + 1
 
 
+def test_entries_of_another_sampler_version_are_decoded_again(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A disk cache outlives the code: frames stored by a sampler that read files
+    differently (before the player's timeline and upright frames) must not come back."""
+    old = FrameCache(disk_dir=tmp_path / "cache")
+    old.sample_frames(clip, **SETTINGS[0])
+    old_key = old.key(clip, **SETTINGS[0])
+    monkeypatch.setattr(frame_cache, "SAMPLER_VERSION", frame_cache.SAMPLER_VERSION + 1)
+    new = FrameCache(disk_dir=tmp_path / "cache")
+    new.sample_frames(clip, **SETTINGS[0])
+    assert (new.stats.misses, new.stats.disk_hits) == (1, 0)
+    assert new.key(clip, **SETTINGS[0]) != old_key
+
+
 def test_cached_frames_are_read_only_and_a_symlink_says_its_own_path(clip: Path, tmp_path: Path):
     cache = FrameCache()
     frames = cache.sample_frames(clip, num_frames=2)

@@ -8,13 +8,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import ffmpeg, set_display_matrix
 from lmms_world import build_world
 
 from videonet_datasets.benchmark.schema import data_file
-from videonet_datasets.video import probe_video, sample_times
+from videonet_datasets.video import probe_video, sample_frames, sample_times
 from videonet_lmms_tasks import metrics, source
 from videonet_lmms_tasks.catalog import BY_NAME, TASKS, TASKS_DIR, YAML_DIR, render_yaml_files
 from videonet_lmms_tasks.presets import ENV_PRESET, MODEL_PRESETS, PRESETS, parse_preset, resolve_sampling
@@ -182,6 +184,29 @@ def test_clips_with_audio_reach_models_silenced(world: Path, tmp_path: Path, mon
     played = source.playable_path(info.root, f"videos/{clip.name}")
     assert played.startswith(str(tmp_path / "cache")) and not probe_video(played).has_audio
     assert probe_video(played).num_frames == probe_video(clip).num_frames
+
+
+def test_sideways_clips_reach_models_upright(world: Path, tmp_path: Path, monkeypatch):
+    """A clip stored sideways behind a display matrix (a phone video in data not written by
+    our builder) is given to models as an upright, silent copy: their own readers often
+    ignore the matrix."""
+    data = tmp_path / "foreign"
+    shutil.copytree(world, data)
+    (data / "build_info.json").unlink()
+    clip = sorted((data / "videos").glob("*.mp4"))[0]
+    upright = sample_frames(clip, fps=4).frames.astype(int)
+    sideways = tmp_path / "sideways.mp4"
+    ffmpeg("-i", str(clip), "-vf", "transpose=cclock", "-c:v", "libx264", "-qp", "0", str(sideways))
+    set_display_matrix(sideways, clip, 0, 1, -1, 0)
+    assert probe_video(clip).rotation == 90
+    monkeypatch.setenv(source.ENV_CACHE, str(tmp_path / "cache"))
+    info = source.open_config("mc", spec=str(data))
+    assert (info.silenced, info.turned) == (1, 1)
+    played = source.playable_path(info.root, f"videos/{clip.name}")
+    got = probe_video(played)
+    assert played.startswith(str(tmp_path / "cache")) and (got.rotation, got.has_audio) == (0, False)
+    frames = sample_frames(played, fps=4).frames.astype(int)
+    assert frames.shape == upright.shape and np.abs(frames - upright).mean() < 3
 
 
 # ----------------------------------------------------------------------------- presets

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ffmpeg, set_display_matrix
 
 from videonet_datasets.molmo2 import (
     IGNORE_INDEX,
@@ -85,6 +86,24 @@ def test_timestamps_reach_the_prompt_as_text(tiny, clip) -> None:
     # Normalised pixels, not raw bytes.
     assert inputs["pixel_values_videos"].dtype == torch.float32
     assert inputs["pixel_values_videos"].abs().max() <= 1.0
+
+
+def test_captures_and_phone_videos_reach_the_model_as_shown(tiny, clip, tmp_path: Path) -> None:
+    """The fine-tuning loader and the Molmo2 evaluation decode through the sampler: an MPEG-TS
+    capture (clock at ~1.4 s) gives the same frames and timestamps as the MP4 it was copied
+    from, and a phone video stored sideways gives them upright."""
+    _, processor = tiny
+    ts, sideways = tmp_path / "capture.ts", tmp_path / "sideways.mp4"
+    ffmpeg("-i", str(clip), "-c", "copy", str(ts))
+    ffmpeg("-i", str(clip), "-vf", "transpose=clock", "-c:v", "libx264", "-qp", "0", str(sideways))
+    phone = set_display_matrix(sideways, tmp_path / "phone.mp4", 0, -1, 1, 0)  # shown turned left
+    want = sample_clip(clip, processor, start=0.55, end=2.6)
+    got = sample_clip(ts, processor, start=0.55, end=2.6)
+    assert np.array_equal(got.frames, want.frames) and np.allclose(got.timestamps, want.timestamps)
+    turned = sample_clip(phone, processor, start=0.55, end=2.6)
+    assert turned.frames.shape == want.frames.shape
+    assert np.abs(turned.frames.astype(int) - want.frames.astype(int)).mean() < 4
+    assert encode_prompt(processor, QUESTION, turned)["pixel_values_videos"].shape[0] == len(want)
 
 
 def test_render_prompt_matches_molmo2_layout(tiny) -> None:

@@ -36,6 +36,7 @@ from videonet_datasets.studio import collect, jobs
 from videonet_datasets.studio.db import load_settings
 from videonet_datasets.studio.server import StudioServer, open_studio
 from videonet_datasets.studio.web import COOKIE
+from videonet_datasets.video import sample_frames
 
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
 
@@ -561,13 +562,18 @@ def test_a_video_the_browser_cannot_play_gets_a_browser_copy(studio) -> None:
         video = dict(conn.execute("SELECT * FROM videos WHERE id = ?", (vid,)).fetchone())
     assert video["status"] == "ready" and video["playable"] == f".studio/proxies/{vid}.mp4"
     frames = studio.client.get(f"/media/frames/{vid}", headers=h).json
-    assert frames["offset"] == pytest.approx(0.5) and frames["times"][0] == 0.0 and len(frames["times"]) == 30
+    # The copy starts at the source's first frame, the 0 of the source's player timeline.
+    assert frames["offset"] == 0.0 and frames["end"] == pytest.approx(3.0) and frames["times"][0] == 0.0
+    assert len(frames["times"]) == 30
     r = studio.client.get(f"/media/video/{vid}", headers={**h, "Range": "bytes=0-99"})
     assert r.status_code == 206 and r.headers["Content-Type"] == "video/mp4" and len(r.data) == 100
     r = studio.client.post(
         "/collect/4/candidates", headers=h, data={"video_id": vid, "start": 1.0, "end": 2.0}
     )
-    assert (r.json["candidate"]["start"], r.json["candidate"]["end"]) == (1.0, 2.0)  # in the source's seconds
+    assert (r.json["candidate"]["start"], r.json["candidate"]["end"]) == (1.0, 2.0)  # the source's timeline
+    thumb = sample_frames(studio.root / "sources" / "old.mkv", start=1.0, end=2.0, fps=10).frames
+    # frames 10-19 of the source (frame i is grey i * 8), not the stream clock's 5-14
+    assert np.allclose([f.mean() for f in thumb], np.arange(10, 20) * 8, atol=6)
 
 
 # ----------------------------------------------------------------------------- command line

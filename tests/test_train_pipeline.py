@@ -106,6 +106,67 @@ def test_output_schema_clip_pool_and_card(built) -> None:
     assert stats["rows_written"] == rep.rows_written and "api_key" not in json.dumps(stats)
 
 
+@pytest.fixture(scope="module")
+def captured_world(world: Path, tmp_path_factory) -> Path:
+    """The same crawl as other downloads and captures bring it (streams copied, so the
+    frames and the words are the same): v1 Matroska with Opus sound, its clock starting at
+    3 s; v2 an MPEG-TS capture (clock at ~1.4 s); v3 an MP4 shifted by 10 s; v4 a MOV;
+    v5 stays an MP4 with AAC (yt-dlp's merged m4a)."""
+    root = tmp_path_factory.mktemp("captured") / "world"
+    shutil.copytree(world, root)
+    videos = root / "web" / "videos"
+    remux = {
+        "v1": ("mkv", ["-c:v", "copy", "-c:a", "libopus", "-output_ts_offset", "3"]),
+        "v2": ("ts", ["-c", "copy"]),
+        "v3": ("mp4", ["-c", "copy", "-output_ts_offset", "10"]),
+        "v4": ("mov", ["-c", "copy"]),
+    }
+    manifest = (root / "web" / "manifest.csv").read_text()
+    for vid, (ext, args) in remux.items():
+        src, dst = videos / f"{vid}.mp4", videos / f"{vid}_captured.{ext}"
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), *args, str(dst)], check=True)
+        src.unlink()
+        manifest = manifest.replace(f"videos/{vid}.mp4", f"videos/{dst.name}")
+    (root / "web" / "manifest.csv").write_text(manifest)
+    return root
+
+
+def test_captured_containers_give_the_same_training_data(captured_world: Path, built, tmp_path: Path) -> None:
+    """Windows, word times and clips live on the player's timeline: whatever the container,
+    stream start time or audio codec, build-train finds the same windows, cuts the same clips
+    byte for byte and hears the same words at the same times.  (Whisper may still hear a
+    word differently: the TS and Opus tracks carry the encoder's priming samples, which the
+    MP4 hides behind its edit list, so the samples it sees are shifted by ~46 ms.)"""
+    ref, ref_rep = built
+    out = tmp_path / "captured"
+    rep = build_train(_settings(captured_world, out))
+    assert rep.counts["videos:with_windows"] == 5
+    assert rep.localization == ref_rep.localization
+    assert _table(out, "single_action") == _table(ref, "single_action")  # titles + windows only
+    for f in FILTERS:
+        ours, theirs = ({r["clip_uid"]: r for r in _table(root, f)} for root in (out, ref))
+        for uid in ours.keys() & theirs.keys():
+            assert ours[uid] == theirs[uid], (f, uid)
+    assert ("v1", "kickflip") in {
+        (r["source_video_id"], r["action"]) for r in _table(out, "transcript_localized")
+    }
+    shared = {p.name for p in (out / "videos").iterdir()} & {p.name for p in (ref / "videos").iterdir()}
+    assert len(shared) >= 3
+    for name in shared:
+        assert (out / "videos" / name).read_bytes() == (ref / "videos" / name).read_bytes(), name
+    # The words, shifted onto each video's timeline, are where the MP4's words are.
+    obs = {o["video_id"]: o for o in _observations(out)}
+    for o in _observations(ref):
+        if o["transcript"] and o["video_id"] in ("v1", "v2"):
+            heard = dict((w[0].strip().lower(), w[1]) for w in obs[o["video_id"]]["transcript"]["words"])
+            same = [
+                (w[1], heard[w[0].strip().lower()])
+                for w in o["transcript"]["words"]
+                if w[0].strip().lower() in heard
+            ]
+            assert same and all(abs(a - b) < 0.25 for a, b in same), (o["video_id"], same)
+
+
 def test_load_dataset_offline(built) -> None:
     out, rep = built
     code = (
@@ -152,6 +213,11 @@ def _kill_after_first_shard(cmd: list[str], shards: Path, total: int) -> int:
         f"the kill should land after the first shard and before the last ({done}/{total})"
     )
     return done
+
+
+def _observations(out: Path) -> list[dict]:
+    files = sorted((out / ".build" / "shards").glob("*.jsonl"))
+    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
 
 
 def _same_dataset(out: Path, ref: Path) -> None:

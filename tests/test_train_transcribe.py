@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -15,6 +16,7 @@ from train_world import Shot, WebVideo, render
 from videonet_datasets.train_data.match import ActionMatcher
 from videonet_datasets.train_data.transcribe import (
     FasterWhisperTranscriber,
+    Transcript,
     WhisperXTranscriber,
     Word,
     asr_prompt,
@@ -22,7 +24,7 @@ from videonet_datasets.train_data.transcribe import (
     load_transcriber,
     resolve_whisper_model,
 )
-from videonet_datasets.video import write_video
+from videonet_datasets.video import probe_video, write_video
 
 
 def test_resolve_model(tmp_path: Path) -> None:
@@ -70,20 +72,49 @@ def narrated(tmp_path_factory) -> tuple[Path, list[dict]]:
     return p, [{"action": "kickflip", "said": 1.2}, {"action": "ollie", "said": 4.7}]
 
 
-def test_faster_whisper_words_and_hotwords(narrated) -> None:
-    path, truth = narrated
-    names = ["kickflip", "heelflip", "ollie", "pop shove-it", "manual"]
+NAMES = ["kickflip", "heelflip", "ollie", "pop shove-it", "manual"]
+
+
+def _mentions(path: Path) -> tuple[Transcript, list[tuple[str, float]]]:
     tr = FasterWhisperTranscriber("tiny.en", cpu_threads=2).transcribe(
-        path, asr_prompt("Skateboarding", names)
+        path, asr_prompt("Skateboarding", NAMES)
     )
+    m = ActionMatcher(NAMES)
+    return tr, [
+        (NAMES[x.action], tr.words[x.first].start) for x in m.find_in_words([w.text for w in tr.words])
+    ]
+
+
+@pytest.fixture(scope="module")
+def heard(narrated) -> tuple[Transcript, list[tuple[str, float]]]:
+    return _mentions(narrated[0])
+
+
+def test_faster_whisper_words_and_hotwords(narrated, heard) -> None:
+    _, truth = narrated
+    tr, found = heard
     assert tr.has_audio and tr.backend == "faster-whisper" and 6.5 < tr.audio_seconds < 7.5
     assert all(w.end >= w.start for w in tr.words)
-    m = ActionMatcher(names)
-    found = [(names[x.action], tr.words[x.first].start) for x in m.find_in_words([w.text for w in tr.words])]
     assert [a for a, _ in found] == ["kickflip", "ollie"], tr.words
     # the name's word starts within ~0.6 s after the phrase starts (espeak: "watch this" first)
     for (action, start), t in zip(found, truth):
         assert t["said"] - 0.1 <= start <= t["said"] + 1.2, (action, start)
+
+
+def test_word_times_are_on_the_video_timeline(narrated, heard, tmp_path: Path) -> None:
+    """A broadcast-style MPEG-TS (its clock starts at ~1.4 s) whose video starts 0.7 s after
+    its sound: words land at their time since the first displayed frame."""
+    ts = tmp_path / "late_video.ts"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-itsoffset", "0.7", "-i", str(narrated[0]), "-i", str(narrated[0]),
+         "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "mp2", str(ts)],
+        check=True,
+    )  # fmt: skip
+    assert probe_video(ts).start_time > 1.0
+    tr, found = _mentions(ts)
+    assert [a for a, _ in found] == [a for a, _ in heard[1]], tr.words
+    for (action, start), (_, before) in zip(found, heard[1]):
+        assert start == pytest.approx(before - 0.7, abs=0.1), action
 
 
 def test_video_without_audio(tmp_path: Path) -> None:
@@ -110,6 +141,7 @@ def fake_whisperx(calls: dict, fail_align: bool = False) -> types.ModuleType:
             self.options = _Options()
 
         def transcribe(self, audio, batch_size=None, language=None):
+            calls["audio"] = audio
             calls["transcribe"] = {
                 "batch_size": batch_size,
                 "language": language,
@@ -130,8 +162,8 @@ def fake_whisperx(calls: dict, fail_align: bool = False) -> types.ModuleType:
         calls["align_model"] = language_code
         return object(), {"language": language_code}
 
-    def load_audio(path):
-        return np.zeros(16000 * 3, np.float32)
+    def load_audio(path):  # WhisperX's (ffmpeg CLI); the adapter decodes with the project's decode_audio
+        raise AssertionError("the adapter must not decode audio with WhisperX's ffmpeg call")
 
     def align(segments, model, meta, audio, device, return_char_alignments=False, **kw):
         calls["align"] = {"segments": segments, "chars": return_char_alignments}
@@ -164,7 +196,10 @@ def test_whisperx_adapter(monkeypatch, narrated) -> None:
     assert calls["transcribe"] == {"batch_size": 4, "language": "en", "hotwords": "Skateboarding: kickflip."}
     assert calls["align"]["chars"] is False
     assert [w.text for w in out.words] == ["watch", "this", "kickflip"] and out.untimed_words == 1
-    assert out.backend == "whisperx" and out.audio_seconds == 3.0
+    # The samples are the file's sound (16 kHz mono float32) on the video's timeline.
+    audio = calls["audio"]
+    assert audio.dtype == np.float32 and audio.ndim == 1 and out.audio_seconds == len(audio) / 16000
+    assert out.backend == "whisperx" and 6.5 < out.audio_seconds < 7.5
 
 
 def test_auto_falls_back_when_the_aligner_cannot_load(monkeypatch) -> None:

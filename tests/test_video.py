@@ -106,7 +106,8 @@ def encode(
 
 
 def probe_times(path: Path) -> np.ndarray:
-    """ffprobe's presentation time of every frame, ascending."""
+    """ffprobe's presentation time of every frame on the player's timeline (seconds from
+    the first displayed frame), ascending."""
     out = subprocess.run(
         [
             "ffprobe",
@@ -124,7 +125,8 @@ def probe_times(path: Path) -> np.ndarray:
         text=True,
         check=True,
     ).stdout
-    return np.array(sorted(float(x.strip(",")) for x in out.split()))
+    times = np.array(sorted(float(x.strip(",")) for x in out.split()))
+    return times - times[0]
 
 
 def assert_exact(f: Frames, path: Path, *, index_offset: int = 0) -> None:
@@ -392,6 +394,18 @@ def fed(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return times
 
 
+@pytest.fixture
+def no_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planned decoding must deliver every frame itself (the sequential fallback would
+    hide a planning bug behind correct but slow results)."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the planner fell back to sequential decoding")
+
+    monkeypatch.setattr(V, "_decode_sequential", refuse)
+
+
+@pytest.mark.usefixtures("no_fallback")
 def test_seeks_instead_of_decoding_from_the_start(videos: dict[str, Path], fed: list[float]) -> None:
     f = sample_frames(videos["long"], fps=4, start=20.0, end=23.0)
     assert_exact(f, videos["long"])
@@ -404,6 +418,11 @@ def test_seeks_instead_of_decoding_from_the_start(videos: dict[str, Path], fed: 
     # Each target needs at most its group up to itself: 4 partial GOPs, not 900 frames.
     assert len(fed) <= 4 * 60, len(fed)
     assert not [t for t in fed if 5.0 < t < 10.0 or 12.5 < t < 18.0 or 20.0 < t < 26.0]
+
+    fed.clear()
+    g = sample_frames(videos["long"], num_frames=3, start=2.0, end=26.0)  # 6, 14 and 22 s: keyframes
+    assert_exact(g, videos["long"])
+    assert fed == [6.0, 14.0, 22.0]  # each frame is its group's keyframe: nothing else is fed
 
 
 def test_does_not_decode_the_rest_of_the_file(videos: dict[str, Path], fed: list[float]) -> None:

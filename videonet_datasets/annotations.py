@@ -653,7 +653,7 @@ def _check_videos(clips: list[Clip], problems: list[Problem], workers: int, prog
             problems.append(Problem(CLIPS_FILE, c.line, info, column="video", value=c.video))
             checked.append(c)
             continue
-        video_end = info.start_time + info.duration
+        video_end = info.duration  # windows are on the player's timeline: [0, duration]
         if c.start >= video_end:
             problems.append(
                 Problem(

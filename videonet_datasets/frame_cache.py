@@ -7,7 +7,9 @@ frames bit for bit (``tests/test_frame_cache.py``):
 
 * **key**: the clip file's identity (resolved path, size, modification time in ns), the
   sampler's arguments and the output size - so an edited or replaced clip is decoded again,
-  and a different preset never sees another preset's frames;
+  and a different preset never sees another preset's frames - and the sampler's
+  ``SAMPLER_VERSION``, so frames stored by a sampler that read files differently are
+  decoded again;
 * **memory**: an LRU bounded in bytes (frames are uint8 and dominate the size);
 * **disk** (optional): one ``.npz`` per entry under a directory, shared by the tasks and the
   processes of one run and by later runs; written atomically (a reader never sees half an
@@ -41,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from videonet_datasets import __version__
-from videonet_datasets.video import Frames, PathLike, sample_frames
+from videonet_datasets.video import SAMPLER_VERSION, Frames, PathLike, sample_frames
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +152,9 @@ class FrameCache:
         """The entry key of ``sample_frames(path, **kwargs)`` for the file as it is now."""
         resolved, size, mtime = _file_identity(path)
         settings = {k: _normalise(v) for k, v in sorted(kwargs.items()) if k != "threads"}
-        blob = json.dumps([FORMAT, __version__, resolved, size, mtime, settings], sort_keys=True)
+        blob = json.dumps(
+            [FORMAT, __version__, SAMPLER_VERSION, resolved, size, mtime, settings], sort_keys=True
+        )
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def sample_frames(self, path: PathLike, **kwargs: Any) -> Frames:

@@ -17,7 +17,9 @@ loop: every video a config refers to is resolved and must exist *before* the fir
 (one error lists all the missing files), binary rows must carry as many example videos as
 their ``k``.  Clips that still have an audio track (data not written by our builder, which
 trims to silent clips) are remuxed once, video only, into a cache directory: the paper shows
-models silenced videos.  Nothing is written to the working directory.
+models silenced videos.  Clips stored sideways behind a display matrix (phone videos) are
+re-encoded upright there too, since many models' own video readers ignore the matrix.
+Nothing is written to the working directory.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import pyarrow.parquet as pq
 from videonet_datasets.benchmark import resolve_video
 from videonet_datasets.benchmark.release import is_release_dir
 from videonet_datasets.benchmark.schema import ALL_CONFIGS, SPLITS, data_file
+from videonet_datasets.video import probe_video, trim_clip
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,7 @@ class ConfigInfo:
     domains: tuple[tuple[str, str], ...]  # (category, domain), first-seen order
     videos: int  # distinct videos referenced (test clips and in-context examples)
     silenced: int  # of which had audio and were remuxed without it
+    turned: int = 0  # of which were stored sideways and re-encoded upright (and silent)
     source: str = ""  # what VIDEONET_DATA said
 
 
@@ -280,20 +284,33 @@ def _clips_silent(root: Path) -> bool:
     return bool(info.get("clips_silent", info.get("tool") == "videonet build-benchmark"))
 
 
-def _has_audio(path: str) -> bool:
-    import av
+def _needs_copy(path: str) -> str | None:
+    """``"upright"`` for a clip stored sideways or mirrored, ``"silent"`` for one with sound."""
+    info = probe_video(path)
+    if info.rotation or info.mirrored:
+        return "upright"
+    return "silent" if info.has_audio else None
 
-    with av.open(path) as container:
-        return bool(container.streams.audio)
+
+def _cached(src: Path, kind: str) -> Path:
+    st = src.stat()
+    key = hashlib.sha1(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_dir() / kind / f"{src.stem}-{key}{src.suffix or '.mp4'}"
+
+
+def _upright_copy(src: Path) -> Path:
+    """The whole clip re-encoded upright and silent by the project's ``trim_clip`` (made once)."""
+    dst = _cached(src, "upright").with_suffix(".mp4")
+    if not dst.is_file():
+        trim_clip(src, dst, threads=1)
+    return dst
 
 
 def _silent_copy(src: Path) -> Path:
     """A video-only remux of ``src`` in the cache (made once; keyed by path, size and mtime)."""
     import av
 
-    st = src.stat()
-    key = hashlib.sha1(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    dst = cache_dir() / "silent" / f"{src.stem}-{key}{src.suffix or '.mp4'}"
+    dst = _cached(src, "silent")
     if dst.is_file():
         return dst
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -314,24 +331,31 @@ def _silent_copy(src: Path) -> Path:
     return dst
 
 
-def _playable_map(root: Path, rels: Iterable[str], probe: bool) -> tuple[dict[str, str], int]:
-    """relative path -> absolute path to give models; clips with audio become silent copies."""
+def _playable_map(root: Path, rels: Iterable[str], probe: bool) -> tuple[dict[str, str], int, int]:
+    """relative path -> absolute path to give models; clips with audio become silent copies,
+    sideways ones upright copies.  Also returns how many of each."""
     absolute = {rel: str(resolve_video(root, rel)) for rel in rels}
     if not probe:
-        return absolute, 0
+        return absolute, 0, 0
     todo = sorted(absolute)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        audio = [rel for rel, has in zip(todo, pool.map(lambda r: _has_audio(absolute[r]), todo)) if has]
+        needs = dict(zip(todo, pool.map(lambda r: _needs_copy(absolute[r]), todo)))
+    audio = [rel for rel in todo if needs[rel] == "silent"]
+    turned = [rel for rel in todo if needs[rel] == "upright"]
     for rel in audio:
         absolute[rel] = str(_silent_copy(Path(absolute[rel])))
-    if audio:
+    for rel in turned:
+        absolute[rel] = str(_upright_copy(Path(absolute[rel])))
+    if audio or turned:
         log.warning(
-            "%s: %d clip(s) had an audio track; models get silent copies from %s",
+            "%s: %d clip(s) had an audio track, %d were stored sideways; models get silent, "
+            "upright copies from %s",
             root,
-            len(audio),
+            len(audio) + len(turned),
+            len(turned),
             cache_dir(),
         )
-    return absolute, len(audio)
+    return absolute, len(audio) + len(turned), len(turned)
 
 
 def open_config(config: str, spec: str | None = None, require_definitions: bool = False) -> ConfigInfo:
@@ -404,8 +428,8 @@ def _open_config(config: str, spec: str | None) -> ConfigInfo:
         raise DataSourceError(
             f"{root}: {len(missing)} of {len(users)} videos used by config {config!r} are missing:\n  {listed}{more}"
         )
-    probe = not _clips_silent(root)
-    playable, silenced = _playable_map(root, users, probe)
+    probe = not _clips_silent(root)  # our builder writes silent, upright clips
+    playable, silenced, turned = _playable_map(root, users, probe)
     categories: dict[str, None] = {}
     domains: dict[tuple[str, str], None] = {}
     for split_rows in rows.values():
@@ -420,6 +444,7 @@ def _open_config(config: str, spec: str | None) -> ConfigInfo:
         domains=tuple(domains),
         videos=len(users),
         silenced=silenced,
+        turned=turned,
         source=spec,
     )
     with _lock:
@@ -431,7 +456,7 @@ def _open_config(config: str, spec: str | None) -> ConfigInfo:
         ", ".join(f"{s}={n}" for s, n in info.rows.items()),
         root,
         info.videos,
-        f", {silenced} silenced" if silenced else "",
+        f", {silenced} silenced ({turned} turned upright)" if silenced else "",
     )
     return info
 

@@ -61,6 +61,9 @@ class TrimConfig:
 
     def key(self) -> dict[str, Any]:
         return {
+            # 2: windows on the player's timeline, rotation written into the pixels (clips
+            # cut by earlier versions from offset or rotated sources are cut again).
+            "cut": 2,
             "crf": self.crf,
             "preset": self.preset,
             "gop_seconds": self.gop_seconds,

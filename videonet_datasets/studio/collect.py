@@ -328,12 +328,11 @@ def add_candidate(
         )
     source = video_file(root, video)
     try:
-        times = media.frame_times(source)
+        times = media.source_frame_times(source)
     except (VideoDecodeError, FileNotFoundError) as e:
         raise CollectError(f"cannot read the source's frames: {e}") from None
-    video_end = float(video["start_time"] or 0.0) + float(video["duration"])
     try:
-        s, e = media.snap_window(times, video_end, float(start), float(end))
+        s, e = media.snap_window(times, float(video["duration"]), float(start), float(end))
     except ValueError as err:
         raise CollectError(str(err)) from None
     if e - s > MAX_CLIP_SECONDS:

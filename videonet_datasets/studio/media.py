@@ -9,9 +9,10 @@ else is imported but never served.
 
 **Playback.**  The browser plays H.264/VP8/VP9/AV1 in MP4/WebM whose first frame is at time
 0; anything else the sampler reads (MPEG-4 part 2 in AVI, a stream that starts at 1.4 s, ...)
-gets a browser copy made once by the project's trimmer (``video.trim_clip``: H.264, the
-source's frame times kept, shifted so the first frame is at 0) under ``.studio/proxies/``.
-Marks are always stored in the *source's* seconds.
+gets a browser copy made once by the project's trimmer (``video.trim_clip``: H.264, upright,
+the source's frame times kept, shifted so the first frame is at 0) under ``.studio/proxies/``.
+Marks are always stored on the *source's* player timeline: seconds from its first
+displayed frame, the axis of ``clips.csv``, the sampler and the trimmer.
 
 **Frame accuracy.**  The player steps through the served file's real frame times (the
 presentation times of its packets, sorted - no decoding), so "the frame at time t" is the
@@ -33,6 +34,7 @@ import av
 
 from videonet_datasets.studio.db import STORE_DIR
 from videonet_datasets.video import VideoDecodeError, VideoInfo, probe_video, sample_frames, trim_clip
+from videonet_datasets.video import frame_times as video_frame_times
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -47,6 +49,7 @@ __all__ = [
     "fmt_seconds",
     "probe",
     "snap_window",
+    "source_frame_times",
     "thumbnail_jpeg",
 ]
 
@@ -151,8 +154,14 @@ def make_proxy(src: Path, dst: Path) -> Path:
     return trim_clip(src, dst, crf=23, gop_seconds=1.0)
 
 
+def source_frame_times(path: Path) -> list[float]:
+    """The source's frame times on its player timeline, where marks are snapped."""
+    return video_frame_times(path).tolist()
+
+
 def frame_times(path: Path) -> list[float]:
-    """Presentation times (seconds) of every frame of the first video stream, sorted.
+    """Presentation times (seconds) of every frame of the first video stream, sorted, in
+    the served file's own clock (what the browser seeks in).
 
     Read from the packets (demuxing only, no decoding: ~1 ms per thousand frames)."""
     try:

@@ -68,8 +68,11 @@ def register(app: Flask, studio: StudioApp) -> None:
             times = studio.frame_times(video_id, path)
         except VideoDecodeError as e:
             abort(409, str(e))
-        offset = float(video["start_time"] or 0.0) if video["playable"] else 0.0
-        end = float(video["start_time"] or 0.0) + float(video["duration"])
+        # Marks are on the source's player timeline (0 = its first displayed frame, the
+        # sampler's and clips.csv's axis): a browser copy starts there; a source played
+        # directly counts from its own clock, which starts within half a frame of it.
+        offset = 0.0 if video["playable"] else -float(video["start_time"] or 0.0)
+        end = float(video["duration"])
         return jsonify(offset=offset, end=end, fps=video["fps"], times=[round(t, 6) for t in times])
 
     @app.get("/media/thumb/<int:candidate_id>")

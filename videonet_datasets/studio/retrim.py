@@ -51,10 +51,9 @@ def cushion(
     candidate: dict[str, Any], video: dict[str, Any], settings: StudioSettings
 ) -> tuple[float, float]:
     """The range the re-trimmer may mark in: the window +- the cushion, inside the video."""
-    v0 = float(video["start_time"] or 0.0)
-    v1 = v0 + float(video["duration"])
+    v1 = float(video["duration"])  # the source's player timeline runs from 0 to its duration
     end = candidate["end"] if candidate["end"] is not None else v1
-    return max(v0, candidate["start"] - settings.cushion_seconds), min(v1, end + settings.cushion_seconds)
+    return max(0.0, candidate["start"] - settings.cushion_seconds), min(v1, end + settings.cushion_seconds)
 
 
 def next_retrim(conn: sqlite3.Connection, person: Person, settings: StudioSettings) -> dict[str, Any] | None:
@@ -96,10 +95,8 @@ def apply_retrim(
     assert video is not None
     lo, hi = cushion(c, video, settings)
     try:
-        times = media.frame_times(video_file(root, video))
-        s, e = media.snap_window(
-            times, float(video["start_time"] or 0.0) + float(video["duration"]), start, end
-        )
+        times = media.source_frame_times(video_file(root, video))
+        s, e = media.snap_window(times, float(video["duration"]), start, end)
     except (VideoDecodeError, ValueError) as err:
         raise CollectError(str(err)) from None
     frame = 1.0 / float(video["fps"] or 25.0)

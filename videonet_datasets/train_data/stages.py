@@ -152,7 +152,7 @@ def observe_localize(row: VideoRow, ctx: PerceptionContext) -> dict[str, Any]:
         return _failed(rec, "probe", "video file not found")
     except VideoDecodeError as e:
         return _failed(rec, "probe", f"cannot decode video: {e.reason}")
-    duration = info.start_time + info.duration
+    duration = info.duration  # windows are on the player's timeline: [0, duration]
     rec["duration"] = round(duration, 3)
     t1 = time.perf_counter()
     try:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import av
+from videonet_datasets.audio import Audio, decode_audio
 
 __all__ = [
     "PromptMode",
@@ -144,12 +144,18 @@ def drop_collapsed_runs(words: list[Word], min_run: int = 3, eps: float = 0.01) 
     return out, dropped
 
 
-def _has_audio(path: str | os.PathLike) -> bool:
-    try:
-        with av.open(str(path)) as c:
-            return bool(c.streams.audio)
-    except (av.FFmpegError, OSError):
-        return False
+def _load_audio(path: str | os.PathLike) -> Audio | None:
+    """The file's sound on its video's timeline (``None`` without an audio stream).
+
+    Both backends are given these samples rather than the path, and add ``start`` to every
+    word: word times land on the windows' axis (seconds from the first displayed frame)
+    whatever the container (WebM/Opus, MP4/AAC, MPEG-TS) and wherever the sound starts."""
+    audio = decode_audio(path)
+    return audio if audio is not None and len(audio.samples) else None
+
+
+def _shifted(words: list[Word], start: float) -> list[Word]:
+    return [Word(w.text, w.start + start, w.end + start) for w in words] if start else words
 
 
 def _prompt_kwargs(mode: PromptMode, prompt: str | None) -> dict[str, str | None]:
@@ -191,11 +197,12 @@ class FasterWhisperTranscriber:
         self._lock = threading.Lock()  # one decode at a time per model (CTranslate2 is not re-entrant here)
 
     def transcribe(self, path: str | os.PathLike, prompt: str | None = None) -> Transcript:
-        if not _has_audio(path):
+        audio = _load_audio(path)
+        if audio is None:
             return Transcript(words=[], audio_seconds=0.0, backend=self.name, has_audio=False)
         with self._lock:
             segments, info = self._model.transcribe(
-                str(path),
+                audio.samples,
                 word_timestamps=True,
                 beam_size=self.beam_size,
                 language=self.language,
@@ -210,7 +217,7 @@ class FasterWhisperTranscriber:
             ]
         kept, dropped = drop_collapsed_runs(words)
         return Transcript(
-            words=kept,
+            words=_shifted(kept, audio.start),
             audio_seconds=float(info.duration),
             backend=self.name,
             language=info.language,
@@ -261,11 +268,12 @@ class WhisperXTranscriber:
         self._lock = threading.Lock()
 
     def transcribe(self, path: str | os.PathLike, prompt: str | None = None) -> Transcript:
-        if not _has_audio(path):
+        sound = _load_audio(path)
+        if sound is None:
             return Transcript(words=[], audio_seconds=0.0, backend=self.name, has_audio=False)
         wx = self._wx
+        audio = sound.samples  # WhisperX's own load_audio would run the ffmpeg CLI
         with self._lock:
-            audio = wx.load_audio(str(path))
             # The pipeline's decoding options are fixed at load time; the prompt is per domain.
             opts = getattr(self._model, "options", None)
             if opts is not None and dataclasses.is_dataclass(opts):
@@ -279,7 +287,9 @@ class WhisperXTranscriber:
                 self.device,
                 return_char_alignments=False,
             )
-        return _words_from_whisperx(aligned, audio_seconds=len(audio) / 16000.0, language=self.language)
+        tr = _words_from_whisperx(aligned, audio_seconds=len(audio) / 16000.0, language=self.language)
+        tr.words = _shifted(tr.words, sound.start)
+        return tr
 
 
 def _words_from_whisperx(aligned: dict[str, Any], *, audio_seconds: float, language: str) -> Transcript:
