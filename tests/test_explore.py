@@ -325,3 +325,37 @@ def test_the_page_in_chromium(browser, runs, site: Path, tmp_path: Path) -> None
         img.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(
             Path(target) / "explore.png", optimize=True
         )
+
+
+def test_40000_questions_x_3_models_load_and_filter(browser, tmp_path: Path) -> None:
+    """Scale, not speed (the bench times it): generated data, every interaction still answers."""
+    from bench.explore import build
+
+    built = build(tmp_path / "big", 40_000, 3)
+    doc = built["doc"]
+    assert built["questions"] == 40_000 and built["data_mb"] < 20
+    mc = doc["tasks"].index("videonet_mc")
+    a = doc["answers"]["model-2"]
+    unparsed = sum(
+        1
+        for i, t in enumerate(doc["q"]["task"])
+        if t == mc and a["ok"][i] == 0 and doc["strings"][a["status"][i]] != "ok"
+    )
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        page.goto((tmp_path / "big" / "index.html").as_uri())
+        page.wait_for_selector("body[data-ready='1']", timeout=120_000)
+        assert page.inner_text("#count") == "40000 of 40000 questions"
+        page.select_option("#f-task", label="videonet_mc")
+        page.select_option("#f-model", label="model-2")
+        page.select_option("#f-outcome", "unparsed")
+        assert page.inner_text("#count") == f"{unparsed} of 40000 questions"
+        assert page.locator("article.q").count() == 25
+        page.check("#f-disagree")
+        n = int(page.inner_text("#count").split()[0])
+        assert 0 < n <= unparsed
+        assert problems == []
+    finally:
+        page.close()
