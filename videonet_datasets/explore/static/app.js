@@ -181,12 +181,13 @@
       const cols = [...new Set([...rowsA, ...[...chosen].filter((c) => c !== "unparsed")])].sort((x, y) => S[x].localeCompare(S[y]));
       if (chosen.has("unparsed")) cols.push("unparsed");
       let html = `<table class="matrix"><tr><th>clip's action \\ chosen</th>${cols.map((c) => `<th>${c === "unparsed" ? "<i>unparsed</i>" : esc(S[c])}</th>`).join("")}</tr>`;
+      const domOf = new Map();
+      for (const i of rows) domOf.set(Q.clipAction[i], Q.domain[i]);
       for (const r of rowsA) {
         html += `<tr><th>${esc(S[r])}</th>`;
         for (const c of cols) {
           const key = `${r}|${c}`, n = (cellSets.get(key) || []).length;
-          const dom = rows.find((i) => Q.clipAction[i] === r);
-          const hard = c !== "unparsed" && dom !== undefined && HARD.has(`${Q.domain[dom]}|${r}|${c}`);
+          const hard = c !== "unparsed" && HARD.has(`${domOf.get(r)}|${r}|${c}`);
           html += cell(n, key, (c === r ? "diag" : c === "unparsed" ? "unp" : "off") + (hard ? " hard" : ""));
         }
         html += "</tr>";
@@ -307,7 +308,8 @@
     fill($("f-action"), uniq(Q.action.concat(Q.clipAction)).map((i) => [i, S[i]]), "all actions");
     fill($("f-model"), modelItems, "any model");
     fill($("c-task"), taskItems);
-    fill($("c-domain"), uniq(Q.domain).map((i) => [i, S[i]]), "all domains");
+    // One domain at a time: the options of a question never leave its domain.
+    fill($("c-domain"), uniq(Q.domain).map((i) => [i, S[i]]));
     fill($("c-model"), modelItems);
     fill($("p-a"), modelItems); fill($("p-b"), modelItems);
     if (MODELS.length > 1) $("p-b").value = 1;
