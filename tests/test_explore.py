@@ -201,8 +201,24 @@ def test_leaderboard_exports(runs, site: Path) -> None:
         exp.correct
     )
     card = (site / "leaderboard" / "README.md").read_text(encoding="utf-8")
-    assert "config_name: default" in card and (site / "leaderboard" / "data" / "leaderboard.csv").is_file()
+    assert (
+        "config_name: default" in card
+        and (site / "leaderboard" / "data" / "train-00000-of-00001.parquet").is_file()
+    )
     assert "| alpha | videonet_mc | robust |" in (site / "leaderboard.md").read_text(encoding="utf-8")
+
+
+def test_the_leaderboard_folder_publishes_and_loads(site: Path, tmp_path: Path) -> None:
+    from datasets import load_dataset
+
+    from videonet_datasets.cli import main
+
+    bundle = tmp_path / "bundle"
+    argv = ["publish", "leaderboard", str(site / "leaderboard"), "--repo", "me/videonet-leaderboard"]
+    assert main([*argv, "--dry-run", "--out", str(bundle), "--no-progress"]) == 0
+    board = load_dataset(str(bundle), split="train")
+    assert set(board.column_names) >= {"model", "task", "scoring", "level", "accuracy"}
+    assert {"alpha", "beta"} == set(board["model"])
 
 
 def test_posters_come_from_the_sampler_and_a_rerun_keeps_them(runs, site: Path, capsys) -> None:
@@ -357,5 +373,39 @@ def test_40000_questions_x_3_models_load_and_filter(browser, tmp_path: Path) -> 
         n = int(page.inner_text("#count").split()[0])
         assert 0 < n <= unparsed
         assert problems == []
+    finally:
+        page.close()
+
+
+def test_hostile_names_and_answers_are_shown_as_text(browser, tmp_path: Path) -> None:
+    from bench.explore import TASKS as BENCH_TASKS
+    from bench.explore import synthetic_runs
+
+    from videonet_datasets.explore.data import TaskView, build_data
+    from videonet_datasets.explore.site import copy_static, write_data_script
+
+    payload = '<img src=x onerror="window.pwned=1">'
+    rows, runs = synthetic_runs(400, 2)
+    for table in rows.values():
+        for row in table.values():
+            row["domain"] = payload
+    first = next(iter(runs[0].answers))
+    runs[0].answers[first] = payload + "<script>window.pwned=2</script>"
+    views = {t: TaskView(c, "test", lambda r: r["prompt"] + payload) for t, (c, _) in BENCH_TASKS.items()}
+    data = build_data(runs, lambda config, split: rows[config], views, [])
+    n = len(data.clip_paths)
+    data.doc["clips"].update(href=["x.mp4"] * n, poster=[None] * n)
+    data.doc["meta"] = {"data": payload, "runs": [], "generated": payload, "exports": [payload]}
+    write_data_script(data.doc, tmp_path / "data.js")
+    copy_static(tmp_path)
+    page = browser.new_page()
+    try:
+        page.goto((tmp_path / "index.html").as_uri())
+        page.wait_for_selector("body[data-ready='1']")
+        page.fill("#f-search", first)
+        assert payload in page.inner_text("#list")
+        page.click("#tabs button[data-tab='confusions']")
+        page.click("#tabs button[data-tab='export']")
+        assert page.evaluate("window.pwned") is None
     finally:
         page.close()

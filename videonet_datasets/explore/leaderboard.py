@@ -1,8 +1,8 @@
 """The leaderboard export: every run's accuracy per category, domain and action, both conventions.
 
 Written three ways from one list of rows: ``leaderboard.csv``, ``leaderboard.md`` and a small
-🤗 dataset folder ``leaderboard/`` (``README.md`` declaring the config + ``data/leaderboard.csv``)
-that can be uploaded as a dataset repo.  Overall, category and domain numbers are the results
+🤗 dataset folder ``leaderboard/`` (``README.md`` declaring the config + one parquet shard) that
+``videonet publish leaderboard`` uploads as a dataset repo.  Overall, category and domain numbers are the results
 files' (the numbers ``videonet report`` prints); per-action numbers aggregate the per-question
 values of the same scorer over the action's questions.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from videonet_datasets.explore.data import ExplorerData, TaskView, per_action
-from videonet_datasets.fsutil import atomic_write_text
+from videonet_datasets.fsutil import atomic_write_bytes, atomic_write_text
 from videonet_datasets.report import CONVENTIONS, TaskResult
 
 __all__ = ["COLUMNS", "leaderboard_rows", "write_leaderboard"]
@@ -101,7 +101,7 @@ configs:
 - config_name: default
   data_files:
   - split: train
-    path: data/leaderboard.csv
+    path: data/train-00000-of-00001.parquet
 tags:
 - videonet
 - leaderboard
@@ -125,6 +125,27 @@ board = load_dataset("<this repo>", split="train")
 """
 
 
+def _parquet(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """The rows as the dataset folder's one parquet shard (accuracy in percent, as in the CSV)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+    for row in rows:
+        for c in COLUMNS:
+            v = row[c]
+            if c == "accuracy":
+                v = 100 * v
+            elif c == "questions":
+                v = int(v) if v not in ("", None) else None
+            columns[c].append(v)
+    types = {c: pa.string() for c in COLUMNS} | {"accuracy": pa.float64(), "questions": pa.int64()}
+    table = pa.table({c: pa.array(columns[c], type=types[c]) for c in COLUMNS})
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf)
+    return atomic_write_bytes(path, buf.getvalue().to_pybytes())
+
+
 def write_leaderboard(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
     """``leaderboard.csv``, ``leaderboard.md`` and the dataset folder ``leaderboard/`` under ``out``."""
     text = _csv(rows)
@@ -133,6 +154,6 @@ def write_leaderboard(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path
     return [
         atomic_write_text(out / "leaderboard.csv", text),
         atomic_write_text(out / "leaderboard.md", _markdown(rows)),
-        atomic_write_text(out / "leaderboard" / "data" / "leaderboard.csv", text),
+        _parquet(rows, out / "leaderboard" / "data" / "train-00000-of-00001.parquet"),
         atomic_write_text(out / "leaderboard" / "README.md", CARD.format(n_models=len(models), tasks=tasks)),
     ]
