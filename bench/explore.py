@@ -190,8 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench explore", description=__doc__.split("\n\n")[0])
     p.add_argument("--questions", type=int, default=40_000)
     p.add_argument("--models", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="10,000 questions (baseline 1,000)")
     p.add_argument("--freeze", type=float, default=1.0, help="seconds an interaction may block the page")
     args = p.parse_args(argv)
+    if args.quick:
+        args.questions = 10_000
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
