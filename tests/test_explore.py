@@ -380,7 +380,6 @@ def test_40000_questions_x_3_models_load_and_filter(browser, tmp_path: Path) -> 
 def test_hostile_names_and_answers_are_shown_as_text(browser, tmp_path: Path) -> None:
     from bench.explore import TASKS as BENCH_TASKS
     from bench.explore import synthetic_runs
-
     from videonet_datasets.explore.data import TaskView, build_data
     from videonet_datasets.explore.site import copy_static, write_data_script
 
