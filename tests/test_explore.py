@@ -408,3 +408,25 @@ def test_hostile_names_and_answers_are_shown_as_text(browser, tmp_path: Path) ->
         assert page.evaluate("window.pwned") is None
     finally:
         page.close()
+
+
+def test_the_authors_result_files_explore_like_the_run(runs, site: Path, tmp_path: Path) -> None:
+    """Result files in the authors' layout (written by export-results) give the same answers and verdicts."""
+    from videonet_datasets.cli import main
+
+    dirs, _, _, world, _ = runs
+    assert main(["export-results", f"alpha={dirs['alpha']}", "--out", str(tmp_path / "results")]) == 0
+    out = tmp_path / "site"
+    assert main(["explore", str(tmp_path / "results" / "alpha"), "--data", str(world), "--out", str(out),
+                 "--quiet", "--no-posters"]) == 0  # fmt: skip
+    ours, theirs = _doc(site), _doc(out)
+    assert theirs["models"] == ["alpha"] and theirs["tasks"] == ours["tasks"]
+    key = {(t, q): i for i, (t, q) in enumerate(zip(ours["q"]["task"], ours["q"]["qid"]))}
+    for j, (t, q) in enumerate(zip(theirs["q"]["task"], theirs["q"]["qid"])):
+        i = key[(t, q)]
+        for field in ("ok", "official", "parsed"):
+            assert theirs["answers"]["alpha"][field][j] == ours["answers"]["alpha"][field][i], (q, field)
+    robust = {t["name"]: t["rows"] for t in theirs["tables"]["robust"]}
+    mine = {t["name"]: t["rows"] for t in ours["tables"]["robust"]}
+    assert [r[:3] for r in robust["domains"]] == [r[:3] for r in mine["domains"]]
+    assert all(p is None for p in theirs["clips"]["poster"])
