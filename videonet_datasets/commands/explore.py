@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     media = summary.media
     print(
         f"explorer: {summary.questions} questions x {len(summary.models)} model(s) ({', '.join(summary.models)}), "
-        f"{len(summary.tasks)} task(s); data {summary.data_bytes / 1e6:.1f} MB; posters {media.posters} "
+        f"{len(summary.tasks)} task(s); data.js {summary.data_bytes / 1e3:,.0f} kB; posters {media.posters} "
         f"({media.written} new), clips missing {len(media.missing)}, undecodable {len(media.failed)}"
         + (f", copied {media.copied}" if args.copy_videos else "")
     )
