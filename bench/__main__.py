@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "train_match": "bench.train_match",
     "finetune": "bench.finetune",
     "frame_cache": "bench.frame_cache",
+    "explore": "bench.explore",
 }
 
 

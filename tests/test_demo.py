@@ -119,7 +119,7 @@ def test_reduced_demo_runs_every_step(tmp_path: Path, capsys: pytest.CaptureFixt
     state = json.loads((out / "demo_state.json").read_text())
     assert list(state["steps"]) == ["1-synth", "2-negatives", "3-train-data", "4-base-model",
                                     "5-finetune-single_action", "6-eval-base", "6-eval-single_action",
-                                    "7-report"]  # fmt: skip
+                                    "7-report", "8-explore"]  # fmt: skip
     assert state["steps"]["2-negatives"]["mined_pairs"] == 3 * 12  # tiny: 2 domains x 6 actions
     pretraining = state["steps"]["4-base-model"]["pretraining"]
     assert [p["stage"] for p in pretraining] == ["generic_classify", "generic"]
@@ -131,6 +131,10 @@ def test_reduced_demo_runs_every_step(tmp_path: Path, capsys: pytest.CaptureFixt
             assert head.value(model, task, "random_baseline") is not None
     report = out / "report"
     assert (report / "report.md").exists() and list(report.glob("*.png"))
+    explore = out / "explore"
+    assert (explore / "index.html").exists() and (explore / "leaderboard.csv").exists()
+    data = (explore / "data.js").read_text()
+    assert '"models":["base","single_action"]' in data and "not the same run" not in data
     printed = capsys.readouterr().out
     assert "headline" in printed and "fine-tuned >= max(base, best single answer) + 15" in printed
     # A rerun resumes: every step is skipped, the same headline comes back.

@@ -31,6 +31,7 @@ COMMAND_MODULES: list[str] = [
     "videonet_datasets.commands.finetune",
     "videonet_datasets.commands.eval",
     "videonet_datasets.commands.report",
+    "videonet_datasets.commands.explore",
     "videonet_datasets.commands.export_results",
     "videonet_datasets.commands.publish",
     "videonet_datasets.commands.demo",

@@ -34,9 +34,11 @@ from videonet_datasets.fsutil import atomic_write_text
 __all__ = [
     "FILE_FOR_TASK",
     "OfficialRun",
+    "SampleRun",
     "export_samples",
     "is_official_results",
     "read_file",
+    "read_samples",
     "rescore",
     "task_for_file",
 ]
@@ -204,12 +206,21 @@ def _label_of(folder: Path) -> str:
     return folder.name
 
 
-def export_samples(runs: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> ExportSummary:
-    """Write the authors' layout ``OUT/<model>/<file>.json`` from lmms-eval runs made with
-    ``--log_samples`` (``RUN`` or ``NAME=RUN``).  Tasks outside the release's six
-    configurations are written as ``<task>.json`` in the same format."""
-    out = Path(out_dir)
-    summary = ExportSummary()
+@dataclass
+class SampleRun:
+    """One task's logged samples of one model: question key -> result entry (``response`` is
+    the text that was scored)."""
+
+    model: str
+    task: str
+    path: Path
+    entries: dict[str, dict[str, Any]]
+
+
+def read_samples(runs: Sequence[str | os.PathLike]) -> list[SampleRun]:
+    """Every VideoNet task's newest samples file under the lmms-eval runs ``RUN`` or ``NAME=RUN``
+    (made with ``--log_samples``), labelled like ``videonet report`` labels them."""
+    out: list[SampleRun] = []
     for spec in runs:
         text = os.fspath(spec)
         label = None
@@ -235,14 +246,25 @@ def export_samples(runs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
                     if line.strip():
                         key, entry = _sample_entry(line, f"{path}:{n}")
                         entries[key] = entry
-            fname = FILE_FOR_TASK.get(task, f"{task}.json")
-            target = out / name / fname
-            atomic_write_text(target, json.dumps(entries, ensure_ascii=False, indent=1) + "\n")
-            summary.written.setdefault(name, []).append(target)
-            if task not in FILE_FOR_TASK:
-                summary.notes.append(
-                    f"{name}: {task} is not one of the release's configurations; wrote {fname}"
-                )
+            out.append(SampleRun(name, task, path, entries))
+    return out
+
+
+def export_samples(runs: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> ExportSummary:
+    """Write the authors' layout ``OUT/<model>/<file>.json`` from lmms-eval runs made with
+    ``--log_samples`` (``RUN`` or ``NAME=RUN``).  Tasks outside the release's six
+    configurations are written as ``<task>.json`` in the same format."""
+    out = Path(out_dir)
+    summary = ExportSummary()
+    for run in read_samples(runs):
+        fname = FILE_FOR_TASK.get(run.task, f"{run.task}.json")
+        target = out / run.model / fname
+        atomic_write_text(target, json.dumps(run.entries, ensure_ascii=False, indent=1) + "\n")
+        summary.written.setdefault(run.model, []).append(target)
+        if run.task not in FILE_FOR_TASK:
+            summary.notes.append(
+                f"{run.model}: {run.task} is not one of the release's configurations; wrote {fname}"
+            )
     return summary
 
 

@@ -48,8 +48,10 @@ tag runs the tasks side by side.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from videonet_datasets import official
@@ -59,12 +61,14 @@ from videonet_datasets.prompts import option_letters
 
 __all__ = [
     "OFFICIAL_PREFIX",
+    "PairedDifference",
     "aggregate",
     "answer_counts",
     "best_single_answer",
     "binary_answer",
     "count",
     "metric_list",
+    "paired_difference",
     "published_binary_accuracy",
     "published_mc_accuracy",
     "score_binary",
@@ -265,3 +269,45 @@ def aggregate(values: Iterable[Mapping[str, Any]], entries: Sequence[Mapping[str
         agg = entry["aggregation"]
         out[entry["metric"]] = sum(items) / len(items) if agg == "mean" else agg(items)
     return out
+
+
+# ----------------------------------------------------------------------------- comparing runs
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Accuracy of run A minus run B on the same questions, with a cluster-robust standard error."""
+
+    a: float
+    b: float
+    delta: float
+    stderr: float | None  # None with fewer than two clusters
+    n: int  # questions both runs answered
+    clusters: int
+
+
+def paired_difference(pairs: Iterable[tuple[Hashable, float, float]]) -> PairedDifference | None:
+    """``mean(a) - mean(b)`` over ``(cluster, a, b)`` per-question scores (0/1) of two runs.
+
+    The questions of one action share its clips and its definition, so they are not independent;
+    the standard error is the cluster-robust (Liang-Zeger, CR1 small-sample factor G/(G-1)) one
+    of the mean paired difference, clustered by ``cluster`` (the action):
+    ``sqrt(G/(G-1) * sum_g (sum_{i in g} (d_i - mean d))^2) / n``.  None when there are no pairs.
+    """
+    by_cluster: dict[Hashable, list[float]] = {}
+    sum_a = sum_b = 0.0
+    n = 0
+    for cluster, a, b in pairs:
+        by_cluster.setdefault(cluster, []).append(float(a) - float(b))
+        sum_a += float(a)
+        sum_b += float(b)
+        n += 1
+    if not n:
+        return None
+    mean_d = (sum_a - sum_b) / n
+    g = len(by_cluster)
+    stderr = None
+    if g > 1:
+        total = sum(sum(d - mean_d for d in ds) ** 2 for ds in by_cluster.values())
+        stderr = math.sqrt(g / (g - 1) * total) / n
+    return PairedDifference(sum_a / n, sum_b / n, mean_d, stderr, n, g)

@@ -1,4 +1,4 @@
-"""``videonet publish {benchmark,train,model} DIR --repo ORG/NAME``: check, bundle, upload.
+"""``videonet publish {benchmark,train,leaderboard,model} DIR --repo ORG/NAME``: check, bundle, upload.
 
 Every publish first writes the *bundle* - exactly the files that will be uploaded, with the
 card rendered for the repo - and checks it (configs vs files, split sizes, referenced
@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
-KINDS = ("benchmark", "train", "model")
+KINDS = ("benchmark", "train", "leaderboard", "model")
 
 
 def make_api(token: str) -> Any:
@@ -64,6 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for kind, helptext in (
         ("benchmark", "a folder written by `videonet build-benchmark`"),
         ("train", "a folder written by `videonet build-train`"),
+        ("leaderboard", "the leaderboard folder `videonet explore` writes (OUT/leaderboard)"),
     ):
         k = kinds.add_parser(kind, help=helptext, description=f"Publish {helptext} as a Hub dataset repo.")
         _common(k)

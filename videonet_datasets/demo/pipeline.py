@@ -11,6 +11,8 @@
                                 middle-frame ablations, for the base and the fine-tuned model
 7. ``videonet report``          tables and plots; the headline table is printed and checked against
                                 the issue's bar (fine-tuned >= base + 15 on both, and > middle frame)
+8. ``videonet explore``         the results explorer (``OUT/explore/index.html``): every question, clip,
+                                answer and confusion of both models, and their comparison
 
 Every step runs as a subprocess (the exact command a user would type is printed), its
 output goes to the terminal and to ``OUT/logs/<step>.log`` (step 4 runs in the background,
@@ -373,7 +375,7 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
         cmd = r.cli("eval", "--data", str(bench), "--model", "videonet_molmo2",
                     "--model_args", f"pretrained={path},fps={settings.fps},max_frames={settings.max_frames},"
                     "max_new_tokens=8", "--tasks", ",".join((*MAIN_TASKS, *MIDDLE_TASKS)),
-                    "--batch_size", "1", "--output_path", str(eval_dir))  # fmt: skip
+                    "--batch_size", "1", "--output_path", str(eval_dir), "--log_samples")  # fmt: skip
         if settings.eval_limit:
             cmd += ["--limit", str(settings.eval_limit)]
         r.step(f"6-eval-{name}", f"evaluate the {name} model with lmms-eval (MC, binary 0-shot, middle frame)",
@@ -383,6 +385,11 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
     report_dir = out / "report"
     r.step("7-report", "write the tables and plots",
            [r.cli("report", *(f"{k}={v}" for k, v in results.items()), "--out", str(report_dir))])  # fmt: skip
+    explore_dir = out / "explore"
+    r.step("8-explore", "write the results explorer: every question with its clip, each model's answer, the "
+           "confusions, per-domain tables and the base vs fine-tuned comparison (open index.html)",
+           [r.cli("explore", *(f"{k}={v}" for k, v in results.items()), "--data", str(bench),
+                  "--out", str(explore_dir), "--quiet")])  # fmt: skip
 
     head = headline(results)
     lines = ["", "=== VideoNet-mini: headline (accuracy %; in brackets the gain over max(base, best single answer))",
@@ -396,7 +403,7 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
             lines.append(f"  [{mark:>3}] {model}: {text}")
     total = time.perf_counter() - t_start
     lines.append(f"\nwall time of this run: {total / 60:.1f} min; step times in {r.state_path}; "
-                 f"report in {report_dir}")  # fmt: skip
+                 f"report in {report_dir}; explorer: {explore_dir / 'index.html'}")  # fmt: skip
     text = "\n".join(lines)
     echo(text)
     atomic_write_text(out / "headline.md", head.markdown() + "\n" + text + "\n")

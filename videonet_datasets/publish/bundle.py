@@ -26,7 +26,14 @@ from typing import Protocol
 import yaml
 
 from videonet_datasets.fsutil import atomic_write_json, atomic_write_text, swap_in_directory
-from videonet_datasets.publish.check import BENCHMARK, TRAIN, DatasetKind, check_dataset, list_files
+from videonet_datasets.publish.check import (
+    BENCHMARK,
+    LEADERBOARD,
+    TRAIN,
+    DatasetKind,
+    check_dataset,
+    list_files,
+)
 from videonet_datasets.publish.dataset_card import CardError, complete_metadata, read_card, set_load_path
 from videonet_datasets.publish.hashing import CACHE_FILE, FileDigest, digest_files, fingerprint
 from videonet_datasets.publish.paths import PathScanner, dump_structured, load_structured
@@ -41,7 +48,7 @@ __all__ = [
     "write_bundle",
 ]
 
-DATASET_KINDS: dict[str, DatasetKind] = {"benchmark": BENCHMARK, "train": TRAIN}
+DATASET_KINDS: dict[str, DatasetKind] = {"benchmark": BENCHMARK, "train": TRAIN, "leaderboard": LEADERBOARD}
 METADATA_EXTENSIONS = (".json", ".yaml", ".yml")
 
 

@@ -101,6 +101,8 @@ BENCHMARK = DatasetKind(
     "benchmark", ("video", "example_videos"), _benchmark_configs(), "videonet build-benchmark"
 )
 TRAIN = DatasetKind("train", ("video", "videos", "example_videos"), _train_configs(), "videonet build-train")
+#: The results explorer's leaderboard export (``OUT/leaderboard/``: one CSV config, no videos).
+LEADERBOARD = DatasetKind("leaderboard", (), ("default",), "videonet explore")
 
 
 @dataclass(frozen=True)
