@@ -77,8 +77,9 @@ class TrainResult:
             f"  output: {self.output_dir}",
         ]
         if last:
+            reward = f"reward {last['train/reward']:.4f}, " if "train/reward" in last else ""
             lines.append(
-                f"  last logged: loss {last.get('train/loss', float('nan')):.4f}, "
+                f"  last logged: {reward}loss {last.get('train/loss', float('nan')):.4f}, "
                 f"grad norm {last.get('train/grad_norm', float('nan')):.3f}, "
                 f"{last.get('perf/clips_per_s', 0):.2f} clips/s, {last.get('perf/step_s', 0):.3f} s/step, "
                 f"data wait {100 * last.get('perf/data_wait_frac', 0):.0f}%"
@@ -267,7 +268,7 @@ class Trainer:
         self._sharded = _unwrapped_is_sharded(accelerator)
         self._trainable = [p for p in self.model.parameters() if p.requires_grad]
         self._grad_norm: torch.Tensor | float | None = None
-        self.loader = self._make_loader()
+        self.loader = self.make_loader()
         self._batches: Any = None
         self.hooks: list[StepHook] = [_progress_hook, _log_hook, _checkpoint_hook, _eval_hook]
         if _trackers(config):
@@ -281,7 +282,8 @@ class Trainer:
                                  unit="step", dynamic_ncols=True)  # fmt: skip
         self.model.train()
 
-    def _make_loader(self):
+    def make_loader(self):
+        """The data loader of this process (a subclass trains on other samples)."""
         config, run = self.config, self.run
         dtype = next(p.dtype for p in run.accelerator.unwrap_model(self.model).parameters())
         encoder = ClipEncoder(self.processor, self.source.resolver, fps=config.fps, max_frames=config.max_frames,
@@ -295,6 +297,18 @@ class Trainer:
             shuffle_buffer=config.shuffle_buffer, stream_positions=self.stream_positions,
             pin_memory=run.accelerator.device.type == "cuda",
         )  # fmt: skip
+
+    def log_window(self, output: StepOutput) -> dict[str, float]:
+        """The logging step's entry: the window since the last one, reduced over processes and sent
+        to the trackers (every process calls this); the window starts over."""
+        entry = _log_window(self.run.accelerator, output.lrs, self.window, output.grad_norm,
+                            output.component_norms, output.step)  # fmt: skip
+        self.window.reset()
+        return entry
+
+    def progress_postfix(self, entry: dict[str, float]) -> dict[str, str]:
+        """What the progress bar shows after a logging step."""
+        return {"loss": f"{entry['train/loss']:.4f}"}
 
     def add_hook(self, hook: StepHook) -> None:
         """Call ``hook(trainer, output)`` after every optimizer step (after the default hooks)."""
@@ -429,14 +443,12 @@ def _log_hook(trainer: Trainer, output: StepOutput) -> None:
     """Every ``logging_steps``: reduce the window over processes, log it, append it to the history."""
     if not output.log_now:
         return
-    entry = _log_window(trainer.run.accelerator, output.lrs, trainer.window, output.grad_norm,
-                        output.component_norms, output.step)  # fmt: skip
-    trainer.window.reset()
+    entry = trainer.log_window(output)
     if trainer.run.is_main:
         trainer.history.append(entry)
         _append_history(trainer.run.out / HISTORY_FILE, entry)
         if trainer.progress is not None:
-            trainer.progress.set_postfix(loss=f"{entry['train/loss']:.4f}", refresh=False)
+            trainer.progress.set_postfix(trainer.progress_postfix(entry), refresh=False)
         else:
             log.info("step %d: %s", output.step, _fmt(entry))
 
@@ -568,7 +580,7 @@ def _log_window(
 
 
 def _fmt(entry: dict[str, float]) -> str:
-    keys = ("train/loss", "train/grad_norm", "lr/llm", "perf/clips_per_s", "perf/step_s")
+    keys = ("train/loss", "train/reward", "train/grad_norm", "lr/llm", "perf/clips_per_s", "perf/step_s")
     return ", ".join(f"{k.split('/')[-1]}={entry[k]:.4g}" for k in keys if k in entry)
 
 
