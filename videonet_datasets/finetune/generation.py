@@ -246,6 +246,18 @@ class VLLMGenerator:
             result.append(completions)
         return result
 
+    def engine_model(self) -> nn.Module:
+        """The model inside the colocated engine (vLLM's V1 worker wraps the runner; V0 did not)."""
+        worker = self.llm.llm_engine.model_executor.driver_worker
+        worker = getattr(worker, "worker", worker)
+        try:
+            return worker.model_runner.model
+        except AttributeError:
+            raise RuntimeError(
+                "cannot reach the model inside this vLLM version's engine (llm_engine.model_executor."
+                "driver_worker[.worker].model_runner.model) to load the policy's weights"
+            ) from None
+
     def sync(self, model: nn.Module) -> None:
         """Load the policy's current weights into the engine (LoRA: merged for the copy, then unmerged)."""
         peft = hasattr(model, "merge_adapter") and hasattr(model, "peft_config")
@@ -253,8 +265,7 @@ class VLLMGenerator:
             model.merge_adapter()
         try:  # loaded while merged: the state's tensors are views of the live weights
             state = policy_state_for_vllm(model)
-            engine_model = self.llm.llm_engine.model_executor.driver_worker.model_runner.model
-            engine_model.load_weights(list(state.items()))
+            self.engine_model().load_weights(list(state.items()))
         finally:
             if peft:
                 model.unmerge_adapter()

@@ -35,12 +35,12 @@ def parse_reward_weights(text: str, where: str = "reward_weights") -> dict[str, 
     one ``key=value`` parser); names are checked against the reward registry by the caller."""
     out: dict[str, float] = {}
     for name, value in split_key_values(text, where=where, form="NAME=WEIGHT"):
+        if name in out:
+            raise ConfigError(f"{where}: {name!r} is given twice")
         try:
             out[name] = float(value)
         except ValueError:
             raise ConfigError(f"{where}: weight of {name!r} must be a number, got {value!r}") from None
-        if name in list(out)[:-1]:
-            raise ConfigError(f"{where}: {name!r} is given twice")
     return out
 
 
