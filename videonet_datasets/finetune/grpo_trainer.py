@@ -218,6 +218,8 @@ class _RoundBatch:
 class GRPOTrainer(Trainer):
     """:class:`~.trainer.Trainer` whose step is a GRPO update (see the module docstring)."""
 
+    KIND = "grpo"
+
     def __init__(
         self,
         config: GRPOConfig,
@@ -237,6 +239,12 @@ class GRPOTrainer(Trainer):
         self.definitions = definitions
         super().__init__(config, run, model, processor, optimizer, scheduler, source)
         self.config: GRPOConfig = config
+        if run.resume is None:
+            # sampling draws from the global RNG: seeded per process (different answers on each), and
+            # restored with the checkpoint on resume (load_state), so a resumed run samples the same
+            from accelerate.utils import set_seed
+
+            set_seed(config.seed, device_specific=True)
         if generator is None and config.generation_backend == "transformers" and self._sharded:
             raise ValueError(
                 "generation_backend=transformers needs each process to hold the whole model; under FSDP / "
@@ -278,11 +286,24 @@ class GRPOTrainer(Trainer):
             dataset, sampler=sampler, batch_size=config.per_device_batch_size, collate_fn=list,
             num_workers=workers, worker_init_fn=_one_thread if workers else None,
             prefetch_factor=2 if workers else None,
+            # its own generator: creating the iterator draws a seed, which must not shift the global RNG
+            # that sampling uses (a resumed run creates it at another step than an uninterrupted one)
+            generator=torch.Generator().manual_seed(config.seed),
         )  # fmt: skip
 
     def checkpoint_state(self) -> dict[str, Any]:
-        return {**super().checkpoint_state(), "trainer": "grpo", "num_questions": len(self.questions),
-                "num_generations": self.config.num_generations}  # fmt: skip
+        return {**super().checkpoint_state(), "num_questions": len(self.questions),
+                "num_generations": self.config.num_generations,
+                "num_iterations": self.config.num_iterations}  # fmt: skip
+
+    def check_resumable(self, state: dict[str, Any]) -> None:
+        super().check_resumable(state)
+        for name in ("num_generations", "num_iterations"):
+            if state.get(name) not in (None, getattr(self.config, name)):
+                raise ValueError(
+                    f"the checkpoint was trained with {name} {state[name]}, this run has "
+                    f"{getattr(self.config, name)}: the generation rounds would not match"
+                )
 
     # ---------------------------------------------------------------- one generation round
 
@@ -495,24 +516,32 @@ class GRPOTrainer(Trainer):
         world = self.run.world
         entry: dict[str, float] = {
             "train/loss": s.get("loss_sum", 0.0) / world / steps,
-            "train/reward": s.get("reward_sum", 0.0) / answers,
-            "train/reward_std": s.get("group_std_sum", 0.0) / max(1.0, s.get("groups", 0.0)),
-            "train/zero_std_frac": s.get("zero_std_groups", 0.0) / max(1.0, s.get("groups", 0.0)),
-            "train/completion_length": s.get("length_sum", 0.0) / answers,
-            "train/truncated_frac": s.get("truncated", 0.0) / answers,
             "train/clip_frac": s.get("clipped", 0.0) / max(1.0, s.get("tokens", 0.0)),
             "perf/step_s": s.get("step_s", 0.0) / world / steps,
             "perf/generate_s": s.get("gen_s", 0.0) / world / steps,
             "perf/train_s": s.get("train_s", 0.0) / world / steps,
             "perf/data_wait_frac": s.get("data_s", 0.0) / max(1e-9, s.get("step_s", 0.0)),
         }
-        if self.config.tools:
-            entry["train/tool_calls"] = s.get("tool_calls", 0.0) / answers
-            entry["train/tool_failed_frac"] = s.get("tool_failed", 0.0) / max(1.0, s.get("tool_calls", 0.0))
         if self.config.beta:
             entry["train/kl"] = s.get("kl_sum", 0.0) / max(1.0, s.get("tokens", 0.0))
-        for name in self.weights:
-            entry[f"rewards/{name}"] = s.get(f"reward/{name}", 0.0) / answers
+        if s.get(
+            "answers", 0.0
+        ):  # the window saw a generation round (not only its later steps, num_iterations > 1)
+            groups = max(1.0, s.get("groups", 0.0))
+            entry.update({
+                "train/reward": s.get("reward_sum", 0.0) / answers,
+                "train/reward_std": s.get("group_std_sum", 0.0) / groups,
+                "train/zero_std_frac": s.get("zero_std_groups", 0.0) / groups,
+                "train/completion_length": s.get("length_sum", 0.0) / answers,
+                "train/truncated_frac": s.get("truncated", 0.0) / answers,
+            })  # fmt: skip
+            if self.config.tools:
+                entry["train/tool_calls"] = s.get("tool_calls", 0.0) / answers
+                entry["train/tool_failed_frac"] = s.get("tool_failed", 0.0) / max(
+                    1.0, s.get("tool_calls", 0.0)
+                )
+            for name in self.weights:
+                entry[f"rewards/{name}"] = s.get(f"reward/{name}", 0.0) / answers
         if output.grad_norm is not None:
             entry["train/grad_norm"] = float(output.grad_norm)
         for name, lr in output.lrs.items():
@@ -528,7 +557,8 @@ class GRPOTrainer(Trainer):
         return entry
 
     def progress_postfix(self, entry: dict[str, float]) -> dict[str, str]:
-        return {"reward": f"{entry['train/reward']:.3f}", "loss": f"{entry['train/loss']:.4f}"}
+        shown = {"loss": f"{entry['train/loss']:.4f}"}
+        return {"reward": f"{entry['train/reward']:.3f}", **shown} if "train/reward" in entry else shown
 
 
 def _pack(processor: Any, video: EncodedVideo, segs: Sequence[tuple[list[int], list[bool], Rollout]]) -> dict:

@@ -33,7 +33,7 @@ import torch
 from videonet_datasets.molmo2 import answer_loss, component_grad_norms
 
 from .batches import ClipEncoder, Collator, MicroBatch
-from .checkpoint import load_checkpoint, resolve_resume, save_checkpoint
+from .checkpoint import load_checkpoint, read_trainer_state, resolve_resume, save_checkpoint
 from .config import FinetuneConfig, config_to_dict, dump_config
 from .data import DataSource, open_source
 from .export import save_pretrained_model
@@ -225,6 +225,9 @@ class Trainer:
     evaluates it.
     """
 
+    #: What :meth:`checkpoint_state` records as ``trainer`` (a checkpoint resumes under the same kind).
+    KIND = "sft"
+
     def __init__(
         self,
         config: FinetuneConfig,
@@ -252,9 +255,11 @@ class Trainer:
             )
         self.start_step, state, data_state = 0, {}, {}
         if run.resume is not None:
+            self.check_resumable(
+                read_trainer_state(run.resume)
+            )  # before loading: the optimizer might not fit
             state, data_state = load_checkpoint(accelerator, run.resume)
             self.start_step = int(state["step"])
-            _check_resumable(state, config, run.world, source)
             if run.is_main:
                 log.info("resumed from %s at step %d", run.resume, self.start_step)
         self.stream_positions = {int(w): tuple(p) for w, p in data_state.get("stream_positions", {}).items()}
@@ -281,6 +286,16 @@ class Trainer:
             self.progress = tqdm(total=config.max_steps, initial=self.start_step, desc="fine-tuning",
                                  unit="step", dynamic_ncols=True)  # fmt: skip
         self.model.train()
+
+    def check_resumable(self, state: dict[str, Any]) -> None:
+        """Refuse a checkpoint this run cannot continue exactly (another trainer, another data order)."""
+        written_by = state.get("trainer", "sft")
+        if written_by != self.KIND:
+            raise ValueError(
+                f"the checkpoint was written by the {written_by} trainer; this is the {self.KIND} trainer "
+                "(start from its exported model with --model_name_or_path instead)"
+            )
+        _check_resumable(state, self.config, self.run.world, self.source)
 
     def make_loader(self):
         """The data loader of this process (a subclass trains on other samples)."""
@@ -318,6 +333,7 @@ class Trainer:
         """What a checkpoint records besides the weights, optimizer and scheduler."""
         config, source = self.config, self.source
         return {
+            "trainer": self.KIND,
             "world_size": self.run.world,
             "num_workers": config.dataloader_num_workers,
             "streaming": config.streaming,
