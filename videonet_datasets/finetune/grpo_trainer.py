@@ -41,7 +41,13 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from videonet_datasets.molmo2 import answer_positions, encode_video_prefix, prompt_text_ids, sample_clip
+from videonet_datasets.molmo2 import (
+    answer_positions,
+    encode_video_prefix,
+    pack_segments,
+    prompt_text_ids,
+    sample_clip,
+)
 from videonet_datasets.molmo2.inputs import pad_sequences, processor_frame_size
 
 from .batches import Collator, EncodedClip, MicroBatch
@@ -562,8 +568,7 @@ class GRPOTrainer(Trainer):
 
 
 def _pack(processor: Any, video: EncodedVideo, segs: Sequence[tuple[list[int], list[bool], Rollout]]) -> dict:
-    from videonet_datasets.molmo2 import pack_segments
-
+    """One packed row: the video's prefix, then each answer's segment (its prompt as context)."""
     return pack_segments(processor, video.prefix, [(ids, targets) for ids, targets, _ in segs],
                          where=segs[0][2].question.where)  # fmt: skip
 
