@@ -392,6 +392,32 @@ def test_redraw_options_keeps_the_answer_and_the_evaluation_prompt() -> None:
     assert redraw_options(binary_question(), 0, 1) == binary_question()
 
 
+def test_redraw_keeps_the_wording_of_a_domain_named_by_its_actions(tmp_path: Path) -> None:
+    """ "Which of the following Knots ..." (no "actions"): training rows do not carry the subdomain,
+    the question is read back through the prompt builder; a foreign wording is refused by name."""
+    from videonet_datasets.finetune.data import ClipRecord, DataError, DataSource, QAPair
+    from videonet_datasets.finetune.questions import questions_from_source
+
+    options = ("bowline", "clove hitch", "reef knot", "sheet bend")
+    text = mc_prompt("Knots", list(options), "Knot").plain_text()
+    assert text.startswith("Which of the following Knots is shown")
+    qa = QAPair(text, "C", "mc", domain="Knots", action="reef knot", options=options)
+    source = DataSource(
+        "rows", "train", None, [ClipRecord("c1", "videos/c1.mp4", (qa,), "train.parquet row 0")]
+    )
+    (question,) = questions_from_source(source)
+    for epoch in range(4):
+        r = redraw_options(question, 0, epoch)
+        assert r.text == mc_prompt("Knots", list(r.options), "Knot").plain_text()
+        assert r.options[ord(r.answer) - ord("A")] == "reef knot"
+    odd = QAPair("Which knot is this?\nA. bowline\nB. clove hitch\nC. reef knot\nD. sheet bend", "C", "mc",
+                 domain="Knots", action="reef knot", options=options)  # fmt: skip
+    odd_source = DataSource("rows", "train", None, [ClipRecord("c1", "v.mp4", (odd,), "train.parquet row 7")])
+    with pytest.raises(DataError, match="row 7 qa\\[0\\]: the MC question is not the prompt builder's"):
+        questions_from_source(odd_source)
+    assert questions_from_source(odd_source, shuffle_options=False)[0].text == odd.question
+
+
 # ---------------------------------------------------------------------------- rollouts
 
 

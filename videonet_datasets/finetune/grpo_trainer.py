@@ -159,7 +159,9 @@ def _one_thread(_: int) -> None:
 def load_questions(config: GRPOConfig, source: DataSource) -> tuple[list[Question], DefinitionBook | None]:
     """The questions of ``source`` (kinds as configured) and the definitions the rewards/tools use."""
     definitions = find_definitions(config.definitions, config.dataset)
-    questions = questions_from_source(source, kinds=config.question_kinds, definitions=definitions)
+    questions = questions_from_source(
+        source, kinds=config.question_kinds, definitions=definitions, shuffle_options=config.shuffle_options
+    )
     needs = [n for n, w in config.rewards().items() if w and n == "relevance"] + [
         t for t in config.tools if t == "definition"
     ]

@@ -24,7 +24,7 @@ from pathlib import Path
 from videonet_datasets.fsutil import stable_rng
 from videonet_datasets.prompts import mc_prompt, mc_target
 
-from .data import ClipRecord, DataError, DataSource
+from .data import ClipRecord, DataError, DataSource, QAPair
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class Question:
     options: tuple[str, ...] = ()  # MC option texts in letter order
     definition: str = ""  # of ``action`` ("" when unknown)
     where: str = ""
+    subdomain: str = ""  # what the MC question's wording was built with (see :func:`redraw_options`)
 
     @property
     def is_mc(self) -> bool:
@@ -108,7 +109,11 @@ def find_definitions(definitions: str | None, dataset: str) -> DefinitionBook | 
 
 
 def questions_from_source(
-    source: DataSource, *, kinds: Iterable[str] = (), definitions: DefinitionBook | None = None
+    source: DataSource,
+    *,
+    kinds: Iterable[str] = (),
+    definitions: DefinitionBook | None = None,
+    shuffle_options: bool = True,
 ) -> list[Question]:
     """Every QA pair of ``source`` (in memory) as a :class:`Question`, filtered to ``kinds``."""
     if source.records is None:
@@ -121,7 +126,7 @@ def questions_from_source(
             found_kinds.add(qa.kind)
             if wanted and qa.kind not in wanted:
                 continue
-            out.append(_question(record, i, definitions))
+            out.append(_question(record, i, definitions, shuffle_options))
     if not out:
         raise DataError(
             f"{source.description}: no questions of kind(s) {sorted(wanted)}; the data has {sorted(found_kinds)}"
@@ -129,7 +134,9 @@ def questions_from_source(
     return out
 
 
-def _question(record: ClipRecord, i: int, definitions: DefinitionBook | None) -> Question:
+def _question(
+    record: ClipRecord, i: int, definitions: DefinitionBook | None, shuffle_options: bool
+) -> Question:
     qa = record.qas[i]
     definition = qa.definition
     if not definition and definitions is not None and qa.domain and qa.action:
@@ -138,11 +145,30 @@ def _question(record: ClipRecord, i: int, definitions: DefinitionBook | None) ->
         raise DataError(
             f"{record.where} qa[{i}]: an MC question needs its domain and a letter answer within its options"
         )
+    subdomain = (
+        _mc_subdomain(qa, f"{record.where} qa[{i}]") if qa.options and shuffle_options else qa.subdomain
+    )
     return Question(
         uid=f"{record.uid}#{i}", clip_uid=record.uid, video=record.video, kind=qa.kind, text=qa.question,
         answer=qa.answer, domain=qa.domain, action=qa.action, options=qa.options, definition=definition,
-        where=f"{record.where} qa[{i}]",
+        where=f"{record.where} qa[{i}]", subdomain=subdomain,
     )  # fmt: skip
+
+
+def _mc_subdomain(qa: QAPair, where: str) -> str:
+    """The subdomain that makes the prompt builder write ``qa``'s MC question word for word.
+
+    Re-drawing the options rebuilds the question, which must stay the evaluation's wording. A
+    domain named by what its actions are ("Knots") is asked about without "actions"; training
+    rows do not carry the subdomain, so when the row's own does not reproduce the text, the
+    domain's singular is tried (the builder only checks that the domain is its plural)."""
+    for subdomain in dict.fromkeys((qa.subdomain, qa.domain[:-1] if qa.domain.endswith("s") else "")):
+        if mc_prompt(qa.domain, list(qa.options), subdomain or None).plain_text() == qa.question:
+            return subdomain
+    raise DataError(
+        f"{where}: the MC question is not the prompt builder's for its domain and options, so its options "
+        "cannot be re-drawn; set shuffle_options to false"
+    )
 
 
 def redraw_options(question: Question, seed: int, epoch: int) -> Question:
@@ -157,5 +183,5 @@ def redraw_options(question: Question, seed: int, epoch: int) -> Question:
     correct = question.options[ord(question.answer) - ord("A")]
     order = stable_rng(seed, "grpo-options", question.uid, epoch).permutation(len(question.options))
     options = tuple(question.options[int(k)] for k in order)
-    text = mc_prompt(question.domain, list(options)).plain_text()
+    text = mc_prompt(question.domain, list(options), question.subdomain or None).plain_text()
     return replace(question, text=text, options=options, answer=mc_target(list(options), correct))
