@@ -3,6 +3,8 @@
 * ``videonet finetune train --config FILE.yaml [--flag value ...]`` - the same as
   ``recipes/finetune_molmo2.py`` (every setting a flag); under several processes launch it
   with ``accelerate launch -m videonet_datasets.cli finetune train ...``.
+* ``videonet finetune grpo --config FILE.yaml [--flag value ...]`` - the same as
+  ``recipes/grpo_molmo2.py``: reinforcement fine-tuning with GRPO and verifiable rewards.
 * ``videonet finetune export CHECKPOINT OUT`` - a ``checkpoint-{step}`` folder (also a sharded
   FSDP / DeepSpeed one) to a ``save_pretrained`` directory (merged, or ``--adapter`` for LoRA).
 * ``videonet finetune eval MODEL --data BENCHMARK`` - the evaluation hook on any saved model or
@@ -34,6 +36,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.set_defaults(func=run_train)
     pass_through(train, "args")  # every option after `train` (--help too) goes to the recipe's parser
 
+    grpo = actions.add_parser(
+        "grpo",
+        help="reinforcement fine-tuning with GRPO (all options of recipes/grpo_molmo2.py; see --help)",
+        add_help=False,
+    )
+    grpo.set_defaults(func=run_grpo)
+    pass_through(grpo, "args")
+
     export = actions.add_parser("export", help="checkpoint-{step} -> save_pretrained directory")
     export.add_argument("checkpoint", type=Path, help="a checkpoint-{step} folder")
     export.add_argument("out", type=Path, help="output directory (replaced)")
@@ -56,6 +66,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from videonet_datasets.finetune import main
+
+    return main(list(args.args))
+
+
+def run_grpo(args: argparse.Namespace) -> int:
+    from videonet_datasets.finetune.grpo_trainer import main
 
     return main(list(args.args))
 

@@ -14,6 +14,17 @@ One module per job:
 * :mod:`.trainer` - the run set-up, data and model loading, and the accelerate training loop
   (``Trainer``: a step function and step-end hooks).
 
+Reinforcement fine-tuning (``recipes/grpo_molmo2.py``), the same family with another step:
+
+* :mod:`.grpo_config` - ``GRPOConfig``: ``FinetuneConfig`` plus sampling, objective, rewards, tools;
+* :mod:`.questions` - clips -> one question per QA pair (definitions, MC options re-drawn per epoch);
+* :mod:`.tools` - the ``<tool>NAME(ARGS)</tool>`` syntax, ``definition`` / ``zoom``, the registry;
+* :mod:`.rollout` - sampling G answers per question, tool calls as extra turns;
+* :mod:`.generation` - the backends: transformers ``generate`` and vLLM;
+* :mod:`.rewards` - verifiable rewards over the project's answer parser, the registry;
+* :mod:`.grpo` - group advantages, token log-probabilities, the clipped objective;
+* :mod:`.grpo_trainer` - ``GRPOTrainer`` (a ``Trainer`` whose step is a GRPO update).
+
 Needs the ``train`` extra (torch, transformers, accelerate, peft, tensorboard).
 """
 

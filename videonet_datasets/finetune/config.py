@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from videonet_datasets import config as _config
 from videonet_datasets.config import ConfigError, config_to_dict, dump_config, parse_key_values
@@ -40,6 +40,8 @@ REPORT_TO = ("tensorboard", "wandb", "none", "all")
 @dataclass
 class FinetuneConfig:
     """Every setting of ``recipes/finetune_molmo2.py`` (defaults = the paper's Molmo2-4B run)."""
+
+    DESCRIPTION: ClassVar[str] = "Fine-tune Molmo2 on VideoNet (paper §4.2)."
 
     # ------------------------------------------------------------------ model
     model_name_or_path: str = _f("allenai/Molmo2-4B", "Hub id or local directory of a Molmo2 checkpoint.")
@@ -257,32 +259,34 @@ class FinetuneConfig:
 # ---------------------------------------------------------------------------- YAML + CLI
 
 
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    """The settings of a YAML file, checked against :class:`FinetuneConfig` and typed."""
-    return _config.load_config_file(FinetuneConfig, path)
+def load_config_file(path: str | Path, config_class: type[FinetuneConfig] | None = None) -> dict[str, Any]:
+    """The settings of a YAML file, checked against ``config_class`` (default :class:`FinetuneConfig`) and typed."""
+    return _config.load_config_file(config_class or FinetuneConfig, path)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(config_class: type[FinetuneConfig]) -> argparse.ArgumentParser:
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(FinetuneConfig, description="Fine-tune Molmo2 on VideoNet (paper §4.2).")
+    parser = HfArgumentParser(config_class, description=config_class.DESCRIPTION)
     parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings; flags override it.")
     return parser
 
 
-def parse_config(argv: list[str] | None = None) -> FinetuneConfig:
-    """``--config FILE.yaml`` plus flag overrides -> a validated :class:`FinetuneConfig`."""
+def parse_config(argv: list[str] | None = None, config_class: type[FinetuneConfig] | None = None) -> Any:
+    """``--config FILE.yaml`` plus flag overrides -> a validated config (:class:`FinetuneConfig`, or
+    ``config_class``: a subclass such as the reinforcement fine-tuning's ``GRPOConfig``)."""
     import sys
 
+    config_class = config_class or FinetuneConfig
     argv = sys.argv[1:] if argv is None else list(argv)
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
-    parser = _parser()
+    parser = _parser(config_class)
     if known.config:
-        parser.set_defaults(**load_config_file(known.config))
+        parser.set_defaults(**load_config_file(known.config, config_class))
     namespace, extra = parser.parse_known_args(argv)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     values = {k: v for k, v in vars(namespace).items() if k != "config"}
-    return FinetuneConfig(**values).validate()
+    return config_class(**values).validate()

@@ -62,6 +62,13 @@ class QAPair:
     question: str  # prompt text without the video placeholder
     answer: str  # the target: "yes" / "no" / an option letter
     kind: str = ""  # binary_yes | binary_no | mc (training data), mc | binary (benchmark)
+    # What a question is about, for rebuilding it (MC options re-drawn per epoch) and for the
+    # reinforcement fine-tuning's rewards and tools; the supervised recipe needs none of it.
+    domain: str = ""
+    action: str = ""  # the action asked about (binary) or the correct option (MC)
+    options: tuple[str, ...] = ()  # MC option texts in letter order
+    definition: str = ""  # of ``action``, when the rows carry it (benchmark rows)
+    subdomain: str = ""  # of ``action``, when the rows carry it (the MC question's wording may use it)
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,9 @@ def record_from_train_row(row: Mapping[str, Any], where: str) -> ClipRecord:
                 question=question_text(_text(item, "prompt", at), at),
                 answer=_text(item, "answer", at).strip(),
                 kind=str(item.get("kind") or ""),
+                domain=str(row.get("domain") or ""),
+                action=str(item.get("asked_action") or ""),
+                options=tuple(str(o) for o in item.get("options") or ()),
             )
         )
     return ClipRecord(uid=uid, video=video, qas=tuple(pairs), where=where)
@@ -159,11 +169,12 @@ def benchmark_qa(row: Mapping[str, Any], where: str) -> QAPair:
             letters = [chr(ord("A") + i) for i in range(len(options))]
             if answer not in letters:
                 raise DataError(f"{where}: answer {answer!r} is not one of the option letters {letters}")
+            domain = _text(row, "domain", where)
             return QAPair(
-                mc_prompt(_text(row, "domain", where), list(options), row.get("subdomain")).plain_text(),
-                answer,
-                "mc",
-            )
+                mc_prompt(domain, list(options), row.get("subdomain")).plain_text(), answer, "mc", domain=domain,
+                action=str(row.get("action") or ""), options=tuple(str(o) for o in options),
+                definition=str(row.get("definition") or ""), subdomain=str(row.get("subdomain") or ""),
+            )  # fmt: skip
         if "label" not in row:
             raise DataError(
                 f"{where}: neither 'options' (multiple choice) nor 'label' (binary): not a benchmark row"
@@ -174,8 +185,10 @@ def benchmark_qa(row: Mapping[str, Any], where: str) -> QAPair:
                 f"{where}: a {k}-shot binary question carries {k} in-context videos, but Molmo2 takes one "
                 "video per sample: train on the mc / binary_0shot / binary_random_0shot configs"
             )
-        prompt = binary_prompt(_text(row, "action", where), _text(row, "domain", where), row.get("subdomain"))
-        return QAPair(prompt.plain_text(), binary_target(row["label"]), "binary")
+        action, domain = _text(row, "action", where), _text(row, "domain", where)
+        prompt = binary_prompt(action, domain, row.get("subdomain"))
+        return QAPair(prompt.plain_text(), binary_target(row["label"]), "binary", domain=domain, action=action,
+                      definition=str(row.get("definition") or ""))  # fmt: skip
     except DataError:
         raise
     except ValueError as e:  # the prompt builder's checks

@@ -183,10 +183,15 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, *, lora_merge
     from .model import load_model_and_processor, prepare_model
 
     ckpt = Path(checkpoint)
-    config = FinetuneConfig(**load_config_file(ckpt / CONFIG_FILE))
+    state = read_trainer_state(ckpt)
+    config_class: type[FinetuneConfig] = FinetuneConfig
+    if state.get("trainer") == "grpo":  # the reinforcement fine-tuning's settings extend the supervised ones
+        from .grpo_config import GRPOConfig
+
+        config_class = GRPOConfig
+    config = config_class(**load_config_file(ckpt / CONFIG_FILE, config_class))
     if lora_merge is not None:
         config.lora_merge = lora_merge
-    state = read_trainer_state(ckpt)
     model, processor = load_model_and_processor(config)
     model = prepare_model(model, config)
     weights = load_checkpoint_weights(ckpt)

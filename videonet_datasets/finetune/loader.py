@@ -36,11 +36,20 @@ from .data import ClipRecord, DataError, DataSource
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ClipDataset", "StepSampler", "StreamingClipDataset", "make_train_loader", "positions_for"]
+__all__ = [
+    "DECODE_ERRORS",
+    "MAX_SUBSTITUTES",
+    "ClipDataset",
+    "StepSampler",
+    "StreamingClipDataset",
+    "make_train_loader",
+    "positions_for",
+]
 
 #: Consecutive undecodable clips tolerated before giving up (a broken dataset, not a bad clip).
 MAX_SUBSTITUTES = 16
-_DECODE_ERRORS = (VideoDecodeError, FileNotFoundError, OSError)
+#: What a clip that cannot be decoded raises (it is skipped and reported, never fatal alone).
+DECODE_ERRORS = (VideoDecodeError, FileNotFoundError, OSError)
 
 
 def _init_worker(_: int) -> None:
@@ -66,7 +75,7 @@ class ClipDataset(Dataset):
             record = self.records[(index + attempt) % len(self.records)]
             try:
                 return EncodedClip(record.uid, self.encoder.encode(record), skipped)
-            except _DECODE_ERRORS as e:
+            except DECODE_ERRORS as e:
                 skipped.append(f"{record.uid}: {e}")
         raise RuntimeError(
             f"{MAX_SUBSTITUTES} consecutive clips failed to decode from clip {index}:\n  "
@@ -116,14 +125,17 @@ class StepSampler(Sampler[int]):
             self._perms = {epoch: perm}  # one epoch at a time in memory
         return int(perm[offset])
 
-    def __iter__(self) -> Iterator[int]:
+    def positions(self) -> Iterator[int]:
+        """Global positions of this process's samples, micro-batch after micro-batch (endless)."""
         step = self.start_step
         while True:
             for micro in range(self.accumulation):
                 kw = dict(global_batch=self.global_batch, per_device=self.per_device, world=self.world)
-                for position in positions_for(step, micro, self.rank, **kw):
-                    yield self.index_at(position)
+                yield from positions_for(step, micro, self.rank, **kw)
             step += 1
+
+    def __iter__(self) -> Iterator[int]:
+        return (self.index_at(position) for position in self.positions())
 
 
 class StreamingClipDataset(IterableDataset):
@@ -174,7 +186,7 @@ class StreamingClipDataset(IterableDataset):
                     continue
                 try:
                     examples = self.encoder.encode(record)
-                except _DECODE_ERRORS as e:
+                except DECODE_ERRORS as e:
                     skipped.append(f"{record.uid}: {e}")
                     if len(skipped) >= MAX_SUBSTITUTES:
                         raise RuntimeError(

@@ -33,7 +33,7 @@ import torch
 from videonet_datasets.molmo2 import answer_loss, component_grad_norms
 
 from .batches import ClipEncoder, Collator, MicroBatch
-from .checkpoint import load_checkpoint, resolve_resume, save_checkpoint
+from .checkpoint import load_checkpoint, read_trainer_state, resolve_resume, save_checkpoint
 from .config import FinetuneConfig, config_to_dict, dump_config
 from .data import DataSource, open_source
 from .export import save_pretrained_model
@@ -77,8 +77,9 @@ class TrainResult:
             f"  output: {self.output_dir}",
         ]
         if last:
+            reward = f"reward {last['train/reward']:.4f}, " if "train/reward" in last else ""
             lines.append(
-                f"  last logged: loss {last.get('train/loss', float('nan')):.4f}, "
+                f"  last logged: {reward}loss {last.get('train/loss', float('nan')):.4f}, "
                 f"grad norm {last.get('train/grad_norm', float('nan')):.3f}, "
                 f"{last.get('perf/clips_per_s', 0):.2f} clips/s, {last.get('perf/step_s', 0):.3f} s/step, "
                 f"data wait {100 * last.get('perf/data_wait_frac', 0):.0f}%"
@@ -224,6 +225,9 @@ class Trainer:
     evaluates it.
     """
 
+    #: What :meth:`checkpoint_state` records as ``trainer`` (a checkpoint resumes under the same kind).
+    KIND = "sft"
+
     def __init__(
         self,
         config: FinetuneConfig,
@@ -251,9 +255,11 @@ class Trainer:
             )
         self.start_step, state, data_state = 0, {}, {}
         if run.resume is not None:
+            self.check_resumable(
+                read_trainer_state(run.resume)
+            )  # before loading: the optimizer might not fit
             state, data_state = load_checkpoint(accelerator, run.resume)
             self.start_step = int(state["step"])
-            _check_resumable(state, config, run.world, source)
             if run.is_main:
                 log.info("resumed from %s at step %d", run.resume, self.start_step)
         self.stream_positions = {int(w): tuple(p) for w, p in data_state.get("stream_positions", {}).items()}
@@ -267,7 +273,7 @@ class Trainer:
         self._sharded = _unwrapped_is_sharded(accelerator)
         self._trainable = [p for p in self.model.parameters() if p.requires_grad]
         self._grad_norm: torch.Tensor | float | None = None
-        self.loader = self._make_loader()
+        self.loader = self.make_loader()
         self._batches: Any = None
         self.hooks: list[StepHook] = [_progress_hook, _log_hook, _checkpoint_hook, _eval_hook]
         if _trackers(config):
@@ -281,7 +287,18 @@ class Trainer:
                                  unit="step", dynamic_ncols=True)  # fmt: skip
         self.model.train()
 
-    def _make_loader(self):
+    def check_resumable(self, state: dict[str, Any]) -> None:
+        """Refuse a checkpoint this run cannot continue exactly (another trainer, another data order)."""
+        written_by = state.get("trainer", "sft")
+        if written_by != self.KIND:
+            raise ValueError(
+                f"the checkpoint was written by the {written_by} trainer; this is the {self.KIND} trainer "
+                "(start from its exported model with --model_name_or_path instead)"
+            )
+        _check_resumable(state, self.config, self.run.world, self.source)
+
+    def make_loader(self):
+        """The data loader of this process (a subclass trains on other samples)."""
         config, run = self.config, self.run
         dtype = next(p.dtype for p in run.accelerator.unwrap_model(self.model).parameters())
         encoder = ClipEncoder(self.processor, self.source.resolver, fps=config.fps, max_frames=config.max_frames,
@@ -296,6 +313,18 @@ class Trainer:
             pin_memory=run.accelerator.device.type == "cuda",
         )  # fmt: skip
 
+    def log_window(self, output: StepOutput) -> dict[str, float]:
+        """The logging step's entry: the window since the last one, reduced over processes and sent
+        to the trackers (every process calls this); the window starts over."""
+        entry = _log_window(self.run.accelerator, output.lrs, self.window, output.grad_norm,
+                            output.component_norms, output.step)  # fmt: skip
+        self.window.reset()
+        return entry
+
+    def progress_postfix(self, entry: dict[str, float]) -> dict[str, str]:
+        """What the progress bar shows after a logging step."""
+        return {"loss": f"{entry['train/loss']:.4f}"}
+
     def add_hook(self, hook: StepHook) -> None:
         """Call ``hook(trainer, output)`` after every optimizer step (after the default hooks)."""
         self.hooks.append(hook)
@@ -304,6 +333,7 @@ class Trainer:
         """What a checkpoint records besides the weights, optimizer and scheduler."""
         config, source = self.config, self.source
         return {
+            "trainer": self.KIND,
             "world_size": self.run.world,
             "num_workers": config.dataloader_num_workers,
             "streaming": config.streaming,
@@ -429,14 +459,12 @@ def _log_hook(trainer: Trainer, output: StepOutput) -> None:
     """Every ``logging_steps``: reduce the window over processes, log it, append it to the history."""
     if not output.log_now:
         return
-    entry = _log_window(trainer.run.accelerator, output.lrs, trainer.window, output.grad_norm,
-                        output.component_norms, output.step)  # fmt: skip
-    trainer.window.reset()
+    entry = trainer.log_window(output)
     if trainer.run.is_main:
         trainer.history.append(entry)
         _append_history(trainer.run.out / HISTORY_FILE, entry)
         if trainer.progress is not None:
-            trainer.progress.set_postfix(loss=f"{entry['train/loss']:.4f}", refresh=False)
+            trainer.progress.set_postfix(trainer.progress_postfix(entry), refresh=False)
         else:
             log.info("step %d: %s", output.step, _fmt(entry))
 
@@ -568,7 +596,7 @@ def _log_window(
 
 
 def _fmt(entry: dict[str, float]) -> str:
-    keys = ("train/loss", "train/grad_norm", "lr/llm", "perf/clips_per_s", "perf/step_s")
+    keys = ("train/loss", "train/reward", "train/grad_norm", "lr/llm", "perf/clips_per_s", "perf/step_s")
     return ", ".join(f"{k.split('/')[-1]}={entry[k]:.4g}" for k in keys if k in entry)
 
 

@@ -33,7 +33,14 @@ from .inputs import (
     video_messages,
 )
 from .loss import AnswerLoss, answer_loss, answer_positions, model_inputs
-from .packing import collate_packed, encode_packed_clip, packed_attention_mask
+from .packing import (
+    collate_packed,
+    encode_packed_clip,
+    encode_video_prefix,
+    pack_segments,
+    packed_attention_mask,
+    prompt_text_ids,
+)
 from .params import COMPONENTS, component_of, param_groups, parameters_by_component
 from .synthetic import moving_square_frames, write_moving_square_clip
 from .tiny import INIT_MODES, TinyMolmo2, TinyMolmo2Config, build_tiny_molmo2, make_tiny_molmo2
@@ -61,15 +68,18 @@ __all__ = [
     "encode_packed_clip",
     "encode_prompt",
     "encode_training_example",
+    "encode_video_prefix",
     "frames_metadata",
     "make_tiny_molmo2",
     "model_inputs",
     "moving_square_frames",
+    "pack_segments",
     "packed_attention_mask",
     "param_groups",
     "parameters_by_component",
     "pixel_sensitivity",
     "probe_visual_pathway",
+    "prompt_text_ids",
     "render_prompt",
     "sample_clip",
     "video_messages",

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from transformers import ProcessorMixin
+from transformers import BatchFeature, ProcessorMixin
 
 from videonet_datasets.video import Frames
 
@@ -42,9 +42,18 @@ from .inputs import (
     video_normalisation_kwargs,
 )
 
-__all__ = ["collate_packed", "encode_packed_clip", "packed_attention_mask"]
+__all__ = [
+    "collate_packed",
+    "encode_packed_clip",
+    "encode_video_prefix",
+    "pack_segments",
+    "packed_attention_mask",
+    "prompt_text_ids",
+]
 
 QA = tuple[Sequence[Mapping[str, Any]] | str, str]
+#: One packed segment: token ids and, per token, whether it is a training target.
+Segment = tuple[Sequence[int], Sequence[bool]]
 
 
 def _strip_video_prefix(processor: ProcessorMixin, prompt: str) -> str:
@@ -62,6 +71,80 @@ def _strip_video_prefix(processor: ProcessorMixin, prompt: str) -> str:
     return rest
 
 
+def encode_video_prefix(processor: ProcessorMixin, frames: Frames) -> BatchFeature:
+    """The shared prefix of a packed row: BOS + the clip's video tokens, and its video tensors.
+
+    Every question about the clip continues this prefix (:func:`prompt_text_ids`), so the
+    video is encoded once however many questions - or sampled answers - share it.
+    """
+    return processor(
+        text=[processor.video_token],
+        videos=[frames.frames],
+        video_metadata=[frames_metadata(frames)],
+        do_sample_frames=False,
+        return_tensors="pt",
+        **video_normalisation_kwargs(processor),
+    )
+
+
+def prompt_text_ids(processor: ProcessorMixin, messages: Sequence[Mapping[str, Any]] | str) -> list[int]:
+    """The ids of a generation prompt after the video prefix (question text + assistant header).
+
+    ``encode_video_prefix`` ids followed by these are the prompt the model is asked at
+    evaluation time (tested token for token in ``tests/test_molmo2_packing.py``).
+    """
+    rest = _strip_video_prefix(processor, render_prompt(processor, messages))
+    return list(processor.tokenizer(rest, add_special_tokens=False)["input_ids"])
+
+
+def pack_segments(
+    processor: ProcessorMixin,
+    prefix: Mapping[str, torch.Tensor],
+    segments: Sequence[Segment],
+    where: str = "",
+) -> dict[str, torch.Tensor]:
+    """One packed row: the video ``prefix`` then ``segments``, each seeing the prefix and itself only.
+
+    ``segments`` are ``(ids, targets)``: token ids and a flag per token saying whether it is a
+    training target (labelled) or context.  Returns unbatched tensors ``input_ids``, ``labels``,
+    ``position_ids``, ``segment_ids``, ``mm_token_type_ids`` (all (L,)) and the video tensors.
+    """
+    if not segments:
+        raise ValueError(f"{where or 'clip'}: no segments to pack")
+    prefix_ids = prefix["input_ids"][0]
+    n_prefix = len(prefix_ids)
+    mm_ids = torch.tensor(sorted({int(i) for i in processor.image_token_ids if i is not None}))
+    ids, labels, positions, segs = [prefix_ids], [torch.full_like(prefix_ids, IGNORE_INDEX)], [], []
+    positions.append(torch.arange(n_prefix))
+    segs.append(torch.zeros(n_prefix, dtype=torch.long))
+    for k, (seg_ids, targets) in enumerate(segments, start=1):
+        if len(seg_ids) != len(targets):
+            raise ValueError(
+                f"{where or 'clip'}: segment {k} has {len(seg_ids)} ids but {len(targets)} flags"
+            )
+        seg = torch.tensor(list(seg_ids), dtype=prefix_ids.dtype)
+        if torch.isin(seg, mm_ids).any():
+            raise ValueError(f"{where or 'clip'}: segment {k} text contains image/video tokens")
+        mask = torch.tensor(list(targets), dtype=torch.bool)
+        ids.append(seg)
+        labels.append(torch.where(mask, seg, torch.full_like(seg, IGNORE_INDEX)))
+        positions.append(torch.arange(n_prefix, n_prefix + len(seg)))
+        segs.append(torch.full((len(seg),), k, dtype=torch.long))
+    n_text = sum(len(s) for s in ids) - n_prefix
+    packed = {
+        "input_ids": torch.cat(ids),
+        "labels": torch.cat(labels).long(),
+        "position_ids": torch.cat(positions),
+        "segment_ids": torch.cat(segs),
+        "mm_token_type_ids": torch.cat(
+            [prefix["mm_token_type_ids"][0].long(), torch.zeros(n_text, dtype=torch.long)]
+        ),
+    }
+    for key in ("pixel_values_videos", "video_token_pooling", "video_grids"):
+        packed[key] = prefix[key]
+    return packed
+
+
 def encode_packed_clip(
     processor: ProcessorMixin, frames: Frames, qas: Sequence[QA]
 ) -> dict[str, torch.Tensor]:
@@ -73,46 +156,15 @@ def encode_packed_clip(
     if not qas:
         raise ValueError(f"{frames.source or 'clip'}: no QA pairs to pack")
     tokenizer = processor.tokenizer
-    prefix = processor(
-        text=[processor.video_token],
-        videos=[frames.frames],
-        video_metadata=[frames_metadata(frames)],
-        do_sample_frames=False,
-        return_tensors="pt",
-        **video_normalisation_kwargs(processor),
-    )
-    prefix_ids = prefix["input_ids"][0]
-    n_prefix = len(prefix_ids)
-    mm_ids = torch.tensor(sorted({int(i) for i in processor.image_token_ids if i is not None}))
-    ids, labels, positions, segments = [prefix_ids], [torch.full_like(prefix_ids, IGNORE_INDEX)], [], []
-    positions.append(torch.arange(n_prefix))
-    segments.append(torch.zeros(n_prefix, dtype=torch.long))
+    segments: list[Segment] = []
     for k, (messages, answer) in enumerate(qas, start=1):
         if not answer:
             raise ValueError(f"{frames.source or 'clip'}: QA {k} has an empty answer")
-        rest = _strip_video_prefix(processor, render_prompt(processor, messages))
-        prompt_ids = tokenizer(rest, add_special_tokens=False)["input_ids"]
+        prompt_ids = prompt_text_ids(processor, messages)
         answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [im_end_id(tokenizer)]
-        seg = torch.tensor(prompt_ids + answer_ids, dtype=prefix_ids.dtype)
-        if torch.isin(seg, mm_ids).any():
-            raise ValueError(f"{frames.source or 'clip'}: QA {k} text contains image/video tokens")
-        ids.append(seg)
-        labels.append(torch.cat([torch.full((len(prompt_ids),), IGNORE_INDEX), torch.tensor(answer_ids)]))
-        positions.append(torch.arange(n_prefix, n_prefix + len(seg)))
-        segments.append(torch.full((len(seg),), k, dtype=torch.long))
-    n_text = sum(len(s) for s in ids) - n_prefix
-    packed = {
-        "input_ids": torch.cat(ids),
-        "labels": torch.cat(labels).long(),
-        "position_ids": torch.cat(positions),
-        "segment_ids": torch.cat(segments),
-        "mm_token_type_ids": torch.cat(
-            [prefix["mm_token_type_ids"][0].long(), torch.zeros(n_text, dtype=torch.long)]
-        ),
-    }
-    for key in ("pixel_values_videos", "video_token_pooling", "video_grids"):
-        packed[key] = prefix[key]
-    return packed
+        segments.append((prompt_ids + answer_ids, [False] * len(prompt_ids) + [True] * len(answer_ids)))
+    prefix = encode_video_prefix(processor, frames)
+    return pack_segments(processor, prefix, segments, where=frames.source or "clip")
 
 
 def packed_attention_mask(
