@@ -22,6 +22,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "file_fingerprint",
+    "labelled_path",
     "sha256_file",
     "stable_hash",
     "stable_rng",
@@ -110,3 +111,16 @@ def swap_in_directory(staging: Path, final: Path) -> None:
         raise
     if old.exists():
         shutil.rmtree(old)
+
+
+def labelled_path(spec: str | os.PathLike) -> tuple[str | None, Path]:
+    """``NAME=PATH`` -> (NAME, PATH); a plain path -> (None, path).
+
+    Commands that take several runs (``videonet report``, ``explore``, ``export-results``)
+    let users name each one.  A path that exists is never split, so a folder whose name
+    contains "=" still works unlabelled."""
+    text = os.fspath(spec)
+    if "=" in text and not Path(text).exists():
+        label, _, text = text.partition("=")
+        return label, Path(text)
+    return None, Path(text)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from videonet_datasets import official
-from videonet_datasets.fsutil import atomic_write_text
+from videonet_datasets.fsutil import atomic_write_text, labelled_path
 
 __all__ = [
     "FILE_FOR_TASK",
@@ -222,11 +222,7 @@ def read_samples(runs: Sequence[str | os.PathLike]) -> list[SampleRun]:
     (made with ``--log_samples``), labelled like ``videonet report`` labels them."""
     out: list[SampleRun] = []
     for spec in runs:
-        text = os.fspath(spec)
-        label = None
-        if "=" in text and not Path(text).exists():
-            label, _, text = text.partition("=")
-        run = Path(text)
+        label, run = labelled_path(spec)
         if not run.exists():
             raise FileNotFoundError(f"{run}: no such lmms-eval output directory")
         files = _samples_files(run) if run.is_dir() else {}

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from videonet_datasets.config import ConfigError, split_key_values
-from videonet_datasets.fsutil import atomic_write_bytes, atomic_write_text
+from videonet_datasets.fsutil import atomic_write_bytes, atomic_write_text, labelled_path
 from videonet_datasets.metric_keys import category_key, domain_key, order_categories, parse_metric_key
 
 log = logging.getLogger(__name__)
@@ -288,11 +288,7 @@ def load_results(
             old.superseded.append(r.source)
 
     for spec in specs:
-        text = os.fspath(spec)
-        label = None
-        if "=" in text and not Path(text).exists():
-            label, _, text = text.partition("=")
-        path = Path(text)
+        label, path = labelled_path(spec)
         files = _result_files(path)
         n_official = 0
         for f in _official_files(path):  # the authors' layout: results/<model>/<file>.json
@@ -305,7 +301,7 @@ def load_results(
                     files.remove(f)
         if not files and not n_official:
             raise FileNotFoundError(
-                f"{text}: no lmms-eval *_results.json files nor authors' result files "
+                f"{path}: no lmms-eval *_results.json files nor authors' result files "
                 "(mcq_test.json, mcq_val.json, zero.json ... three.json) found"
             )
         for f in dict.fromkeys(files):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+
+from videonet_datasets.fsutil import labelled_path
 
 __all__ = ["RunAnswers", "read_answers"]
 
@@ -39,11 +40,7 @@ def read_answers(specs: Sequence[str | os.PathLike]) -> tuple[list[RunAnswers], 
     found: dict[tuple[str, str], RunAnswers] = {}
     notes: list[str] = []
     for spec in specs:
-        text = os.fspath(spec)
-        label = None
-        if "=" in text and not Path(text).exists():
-            label, _, text = text.partition("=")
-        path = Path(text)
+        label, path = labelled_path(spec)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such results directory")
         n = 0
@@ -69,7 +66,7 @@ def read_answers(specs: Sequence[str | os.PathLike]) -> tuple[list[RunAnswers], 
             n += 1
         if not n:
             raise FileNotFoundError(
-                f"{text}: no per-question answers: neither lmms-eval samples (*_samples_videonet_*.jsonl; run "
+                f"{path}: no per-question answers: neither lmms-eval samples (*_samples_videonet_*.jsonl; run "
                 "videonet eval with --log_samples) nor authors' result files (mcq_test.json, zero.json ...)"
             )
     return list(found.values()), notes
