@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "finetune": "bench.finetune",
     "frame_cache": "bench.frame_cache",
     "explore": "bench.explore",
+    "eval": "bench.eval",
 }
 
 

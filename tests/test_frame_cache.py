@@ -220,3 +220,106 @@ def test_prefetch_survives_a_dead_worker_and_leaves_no_process(tmp_path: Path, m
     assert multiprocessing.active_children() == []
     with pytest.raises(ValueError):
         prefetch.Prefetcher(FrameCache(), [], workers=-1)
+
+
+# ----------------------------------------------------------------------------- background warming
+
+
+def test_warmer_decodes_a_set_of_clips_once_whatever_order_they_are_asked_in(tmp_path: Path):
+    import multiprocessing
+
+    from videonet_datasets.prefetch import CacheWarmer
+
+    clips = [make_video(tmp_path / f"c{i}.mp4", seconds=1.0, size=(16, 16), seed=i) for i in range(5)]
+    cache = FrameCache()
+    warmer = CacheWarmer(cache, workers=2, lookahead=2)
+    try:
+        assert warmer.add([(p, {"num_frames": 3}) for p in clips + clips[:2]]) == 5  # repeats once
+        order = [clips[i] for i in (4, 0, 3, 0, 1, 2, 4)]  # another order than the warmer's
+        got = [warmer.frames(p, num_frames=3) for p in order]
+        assert warmer.join(timeout=60)
+    finally:
+        warmer.close()
+    for p, frames in zip(order, got):
+        _same(frames, sample_frames(p, num_frames=3))
+    assert cache.stats.misses == 5  # each clip decoded once: by a worker, or here when not yet queued
+    assert warmer.warmed + warmer.failed <= 5 and warmer.failed == 0
+    assert multiprocessing.active_children() == []
+    warmer.close()  # idempotent
+
+
+def test_warmer_failures_are_the_consumers_errors_and_the_pool_shuts_down(tmp_path: Path):
+    import multiprocessing
+
+    from videonet_datasets.prefetch import CacheWarmer
+    from videonet_datasets.video import VideoDecodeError
+
+    good = make_video(tmp_path / "good.mp4", seconds=1.0, size=(16, 16))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 10)
+    missing = tmp_path / "missing.mp4"
+    with pytest.raises(ValueError):
+        CacheWarmer(FrameCache(), workers=0)
+    warmer = CacheWarmer(FrameCache(), workers=1)
+    try:
+        warmer.add([(broken, {"num_frames": 2}), (missing, {"num_frames": 2}), (good, {"num_frames": 2})])
+        assert warmer.join(timeout=60)
+        assert (warmer.warmed, warmer.failed) == (1, 1)  # the missing clip is never queued
+        with pytest.raises(VideoDecodeError, match="broken.mp4"):
+            warmer.frames(broken, num_frames=2)
+        with pytest.raises(FileNotFoundError):
+            warmer.frames(missing, num_frames=2)
+        _same(warmer.frames(good, num_frames=2), sample_frames(good, num_frames=2))
+        for proc in list(warmer._pool._processes.values()):  # a dead worker stops warming, not the run
+            proc.kill()
+        other = make_video(tmp_path / "other.mp4", seconds=1.0, size=(16, 16), seed=5)
+        warmer.add([(other, {"num_frames": 2})])
+        warmer.join(timeout=60)
+        _same(warmer.frames(other, num_frames=2), sample_frames(other, num_frames=2))
+    finally:
+        warmer.close()
+    assert multiprocessing.active_children() == []
+
+
+def test_warmer_without_a_disk_cache_stops_when_memory_is_half_full(tmp_path: Path):
+    from videonet_datasets.prefetch import CacheWarmer
+
+    clips = [make_video(tmp_path / f"c{i}.mp4", seconds=1.0, size=(16, 16), seed=i) for i in range(6)]
+    one = sample_frames(clips[0], num_frames=3).frames.nbytes
+    cache = FrameCache(memory_bytes=int(2.5 * one))  # half full after 2 clips (timestamps add a little)
+    warmer = CacheWarmer(cache, workers=1, lookahead=1)
+    try:
+        warmer.add([(p, {"num_frames": 3}) for p in clips])
+        assert warmer.join(timeout=60)
+    finally:
+        warmer.close()
+    assert warmer.warmed >= 1 and warmer.left >= 3 and warmer.warmed + warmer.left == 6
+    assert "left (memory cache full" in warmer.summary()
+
+
+def test_process_wide_warmer_is_opt_in_and_follows_the_cache(tmp_path: Path, monkeypatch):
+    import multiprocessing
+
+    from videonet_datasets import prefetch
+
+    clip = make_video(tmp_path / "c.mp4", seconds=1.0, size=(16, 16))
+    monkeypatch.delenv(prefetch.ENV_WARM_WORKERS, raising=False)
+    monkeypatch.delenv(frame_cache.ENV_DIR, raising=False)
+    frame_cache.reset_default_cache()
+    assert prefetch.warm([(clip, {"num_frames": 2})]) is None  # off by default
+    monkeypatch.setenv(prefetch.ENV_WARM_WORKERS, "x")
+    with pytest.raises(ValueError, match="VIDEONET_WARM_WORKERS"):
+        prefetch.warm([])
+    monkeypatch.setenv(prefetch.ENV_WARM_WORKERS, "1")
+    try:
+        w = prefetch.warm([(clip, {"num_frames": 2})])
+        assert w is not None and prefetch.warmer() is w and w.join(timeout=60)
+        _same(prefetch.warm_frames(clip, num_frames=2), sample_frames(clip, num_frames=2))
+        assert frame_cache.default_cache().stats.misses == 1  # decoded by the worker only
+        frame_cache.reset_default_cache()  # a new run in this process: a new warmer for its cache
+        w2 = prefetch.warm([(clip, {"num_frames": 2})])
+        assert w2 is not w and w._pool is None
+    finally:
+        assert prefetch.stop_warming() is not None
+        frame_cache.reset_default_cache()
+    assert prefetch.warmer() is None and multiprocessing.active_children() == []

@@ -276,6 +276,33 @@ def test_frames_preset_caps_long_clips(task_manager, use_world: Path, monkeypatc
     assert [c["type"] for c in content] == ["text"] + ["image"] * 4  # 1 s at 20 fps > 4: 4 uniform
 
 
+def test_loading_a_task_warms_its_clips_when_asked(task_manager, use_world: Path, monkeypatch):
+    import multiprocessing
+
+    from videonet_datasets import frame_cache, prefetch
+
+    monkeypatch.delenv(frame_cache.ENV_DIR, raising=False)
+    monkeypatch.setenv(ENV_PRESET, "gpt5")
+    monkeypatch.setenv(prefetch.ENV_WARM_WORKERS, "1")
+    frame_cache.reset_default_cache()
+    try:
+        task = _load(task_manager, "videonet_binary_hard_1shot", "openai", chat=True)
+        warmer = prefetch.warmer()
+        assert warmer is not None and warmer.join(timeout=120)
+        docs = task.test_docs()
+        clips = {p for d in docs for p in [*d["example_video_paths"], d["video_path"]]}
+        assert warmer.warmed >= len(clips) and warmer.failed == 0 and warmer.left == 0
+        doc = docs[0]
+        images = [c["url"] for c in task.doc_to_messages(doc)[0]["content"] if c["type"] == "image"]
+        want = sample_frames(doc["video_path"], fps=1.0, max_frames=56).frames
+        assert np.array_equal(np.stack([np.asarray(i) for i in images[-len(want) :]]), want)
+        assert frame_cache.default_cache().stats.misses == warmer.warmed  # nothing decoded twice
+    finally:
+        prefetch.stop_warming()
+        frame_cache.reset_default_cache()
+    assert multiprocessing.active_children() == []
+
+
 # ----------------------------------------------------------------------------- metrics
 
 

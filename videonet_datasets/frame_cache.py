@@ -95,12 +95,6 @@ class CacheStats:
         )
 
 
-def _file_identity(path: PathLike) -> tuple[str, int, int]:
-    resolved = os.path.realpath(os.fspath(path))
-    st = os.stat(resolved)  # FileNotFoundError for a missing clip, as the sampler raises
-    return resolved, st.st_size, st.st_mtime_ns
-
-
 def _normalise(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return [_normalise(v) for v in value]
@@ -143,6 +137,9 @@ class FrameCache:
         self._memory_used = 0
         self._lock = threading.Lock()
         self._disk_used: int | None = None  # scanned lazily; re-scanned when over the cap
+        # path as given -> (device, inode, resolved path): ``realpath`` walks every component with
+        # lstat, the largest share of a hit's cost; a path whose file (inode) changed resolves again.
+        self._resolved: dict[str, tuple[int, int, str]] = {}
         if self.disk_dir is not None:
             self.disk_dir.mkdir(parents=True, exist_ok=True)
 
@@ -150,12 +147,24 @@ class FrameCache:
 
     def key(self, path: PathLike, **kwargs: Any) -> str:
         """The entry key of ``sample_frames(path, **kwargs)`` for the file as it is now."""
-        resolved, size, mtime = _file_identity(path)
+        resolved, size, mtime = self._file_identity(path)
         settings = {k: _normalise(v) for k, v in sorted(kwargs.items()) if k != "threads"}
         blob = json.dumps(
             [FORMAT, __version__, SAMPLER_VERSION, resolved, size, mtime, settings], sort_keys=True
         )
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _file_identity(self, path: PathLike) -> tuple[str, int, int]:
+        """(resolved path, size, modification time in ns) of the file ``path`` names now."""
+        given = os.fspath(path)
+        st = os.stat(given)  # FileNotFoundError for a missing clip, as the sampler raises
+        memo = self._resolved.get(given)
+        if memo is None or memo[0] != st.st_dev or memo[1] != st.st_ino:
+            if len(self._resolved) > 200_000:
+                self._resolved.clear()
+            memo = (st.st_dev, st.st_ino, os.path.realpath(given))
+            self._resolved[given] = memo
+        return memo[2], st.st_size, st.st_mtime_ns
 
     def sample_frames(self, path: PathLike, **kwargs: Any) -> Frames:
         """``video.sample_frames(path, **kwargs)``, decoded at most once per cache."""
@@ -197,6 +206,11 @@ class FrameCache:
         if path is not None and frames.source != str(path):
             frames = replace(frames, source=str(path))
         return frames
+
+    @property
+    def memory_used(self) -> int:
+        """Bytes of frames held in memory now."""
+        return self._memory_used
 
     def clear_memory(self) -> None:
         with self._lock:

@@ -27,7 +27,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from videonet_datasets import frame_cache
+from videonet_datasets import frame_cache, prefetch
 from videonet_datasets.commands.base import UsageError, pass_through
 
 
@@ -63,6 +63,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--no-frame-cache",
         action="store_true",
         help="decode every clip input again (no memory or disk cache; sets VIDEONET_FRAME_CACHE=off)",
+    )
+    p.add_argument(
+        "--warm-workers",
+        type=int,
+        metavar="N",
+        help="decode each task's clips in N background processes as soon as its documents are loaded, for "
+        "backends that ask for one document at a time (lmms-eval's own: openai, ...); needs --preset with "
+        "frames, best with --frame-cache (sets VIDEONET_WARM_WORKERS; default 0 = off)",
     )
     p.add_argument(
         "--print-include-path",
@@ -124,7 +132,12 @@ def run(args: argparse.Namespace) -> int:
             parse_preset(args.preset)
         except ValueError as e:
             raise UsageError(f"--preset: {e}") from None
-    saved_env = {name: os.environ.get(name) for name in (ENV_DATA, ENV_PRESET, frame_cache.ENV_DIR)}
+    if args.warm_workers is not None and args.warm_workers < 0:
+        raise UsageError("--warm-workers must be >= 0")
+    saved_env = {
+        name: os.environ.get(name)
+        for name in (ENV_DATA, ENV_PRESET, frame_cache.ENV_DIR, prefetch.ENV_WARM_WORKERS)
+    }
     try:
         if args.no_frame_cache:
             os.environ[frame_cache.ENV_DIR] = "off"
@@ -133,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
         frame_cache.reset_default_cache()  # this run's settings, whatever ran before in-process
         if args.preset:
             os.environ[ENV_PRESET] = args.preset
+        if args.warm_workers is not None:
+            os.environ[prefetch.ENV_WARM_WORKERS] = str(args.warm_workers)
         if args.data:
             os.environ[ENV_DATA] = args.data
         if any(t.startswith("videonet") for t in _requested_tasks(lmms_args)):
@@ -141,7 +156,12 @@ def run(args: argparse.Namespace) -> int:
             except DataSourceError as e:
                 raise UsageError(str(e)) from None
             print(f"VideoNet data: {root}", file=sys.stderr)
-        status = _run_lmms_eval(lmms_args, own_include)
+        try:
+            status = _run_lmms_eval(lmms_args, own_include)
+        finally:
+            warmer = prefetch.stop_warming()  # its workers exit with the run
+        if warmer is not None:
+            print(warmer.summary(), file=sys.stderr)
         cache = frame_cache.default_cache()
         if cache is not None and cache.stats.requests:
             print(cache.stats.summary(), file=sys.stderr)

@@ -3,7 +3,9 @@
 ``default`` is the full world (all five domains, 40 narrated web videos, 128x128 at 15 fps:
 under a minute on two cores).  ``tiny`` is for tests.  ``train`` keeps the benchmark the
 same and adds many more narrated videos - mostly single-action ones, the material of the
-``single_action`` filter - for fine-tuning.  ``demo`` is what ``make demo`` generates: the
+``single_action`` filter - for fine-tuning.  ``full`` has VideoNet's real shape (37 domains,
+1,000 actions, 5,000 clips with the paper's clip lengths) in 32x32 frames at 4 fps and no web
+videos, for measuring the toolkit at full size (``python -m bench eval``).  ``demo`` is what ``make demo`` generates: the
 ``coarse`` taxonomy (:mod:`.coarse`), smaller frames and shorter videos.
 """
 
@@ -37,8 +39,9 @@ class SynthConfig:
     seed: int = setting(0, "random seed (default 0)", flag="--seed")
     taxonomy: str = setting(
         "default",
-        "which actions: default (told apart by fine motion attributes, the paper's difficulty) or coarse "
-        "(told apart by direction of travel; the demo preset's)",
+        "which actions: default (told apart by fine motion attributes, the paper's difficulty), coarse "
+        "(told apart by direction of travel; the demo preset's) or full (VideoNet's 37 domains and 1,000 "
+        "actions; the full preset's)",
         flag="--taxonomy", choices=taxonomy_names(),
     )  # fmt: skip
     domains: tuple[str, ...] | None = setting(
@@ -113,6 +116,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "train": {
         "web_videos": 400,
         "web_mix": {"single": 0.7, "multi": 0.15, "howto": 0.1, "compilation": 0.05},
+    },
+    # VideoNet's real shape for throughput work (``python -m bench eval``): the ``full`` taxonomy's 37
+    # domains, 1,000 actions and 5,000 clips with Table 8's lengths; tiny frames at a low rate so the
+    # ~20 hours of clips render in minutes; no web videos (the benchmark side; --web-videos adds them).
+    "full": {
+        "taxonomy": "full",
+        "size": (32, 32),
+        "fps": 4.0,
+        "web_videos": 0,
     },
     # ``videonet demo`` (videonet_datasets/demo): the coarse taxonomy (actions told apart by their
     # direction of travel, which a tiny model learns on a CPU), shorter clips (ASR time is the

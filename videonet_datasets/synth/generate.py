@@ -19,7 +19,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from videonet_datasets.synth.action100m import annotate_web_video
 from videonet_datasets.synth.config import SynthConfig
 from videonet_datasets.synth.plan import FIT, ORIGIN_JITTER, ClipPlan, plan_clips
 from videonet_datasets.synth.taxonomies import select_domains
-from videonet_datasets.synth.taxonomy import DomainDef, choose_negatives, definition_for
+from videonet_datasets.synth.taxonomy import DomainDef, definition_for, domain_negatives
 from videonet_datasets.synth.web import NEAR, VOICES, WebPlan, plan_web_videos, shown_near
 from videonet_datasets.synth.writer import (
     ACTIONS_HEADER,
@@ -292,7 +292,9 @@ def _run_jobs(
             futures: dict[Future, dict[str, Any]] = {pool.submit(run_job, str(out), j): j for j in jobs}
             pending = set(futures)
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                # FIRST_COMPLETED: each video is recorded (done-file, progress bar) as it finishes, so an
+                # interrupted run keeps its finished videos; a failure still stops the run.
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in finished:
                     job = futures[f]
                     try:
@@ -316,7 +318,7 @@ def generate_world(
     out = Path(out_dir)
     _check_out_dir(out)
     domains = select_domains(config.domains, config.actions_per_domain, config.taxonomy)
-    negatives = {d.name: choose_negatives(d.actions) for d in domains}
+    negatives = {d.name: domain_negatives(d) for d in domains}
     clips: list[ClipPlan] = plan_clips(config, domains)
     webs: list[WebPlan] = plan_web_videos(config, domains, negatives) if config.web_videos else []
     if webs:

@@ -30,6 +30,7 @@ from videonet_datasets.synth.render import num_frames, random_appearance, random
 from videonet_datasets.synth.taxonomy import ActionDef, DomainDef
 
 __all__ = [
+    "TABLE8_RANGE",
     "ClipPlan",
     "clip_durations",
     "make_event",
@@ -106,17 +107,29 @@ def new_shot(
     return shot
 
 
+#: The benchmark's clip-length range (paper Table 8), used by taxonomies that give a mean.
+TABLE8_RANGE = (0.26, 260.0)
+
+
 def clip_durations(domain: DomainDef, n: int, seed: int, scale: float, sigma: float = 0.9) -> list[float]:
     """``n`` clip durations for a domain: a log-normal around the domain's median,
     stratified (one draw per quantile band, in random order) so even a small domain
-    gets its share of sub-second clips and of the long tail, as in the paper."""
+    gets its share of sub-second clips and of the long tail, as in the paper.
+
+    A domain that also gives its mean (the full taxonomy) gets the log-normal with that
+    median and mean (sigma = sqrt(2 ln(mean / median))) over the paper's range, 0.26-260 s;
+    the others keep ``sigma`` and 0.4-45 s (short videos: cheap to render)."""
     rng = stable_rng(seed, "durations", domain.name)
     q = (rng.permutation(n) + rng.uniform(0.05, 0.95, n)) / n
+    lo, hi = 0.4, 45.0
+    if domain.clip_mean is not None:
+        sigma = math.sqrt(2.0 * math.log(domain.clip_mean / domain.clip_median))
+        lo, hi = TABLE8_RANGE
     nd = NormalDist()
     out = []
     for qi in q:
         d = domain.clip_median * math.exp(sigma * nd.inv_cdf(float(qi)))
-        out.append(_r(max(0.4, min(45.0, d) * scale), 3))
+        out.append(_r(max(lo, min(hi, d) * scale), 3))
     return out
 
 

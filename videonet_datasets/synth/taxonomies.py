@@ -2,7 +2,8 @@
 
 ``default`` = :mod:`.world` (actions told apart by fine motion attributes: the paper's
 difficulty); ``coarse`` = :mod:`.coarse` (the same domains, actions told apart by their
-direction of travel: what ``make demo``'s tiny model can learn).  ``register_taxonomy``
+direction of travel: what ``make demo``'s tiny model can learn); ``full`` = :mod:`.full`
+(VideoNet's real shape: 37 domains, 1,000 actions, Table 8's clip lengths).  ``register_taxonomy``
 adds another one (checked with ``taxonomy.check_taxonomy`` first).
 """
 
@@ -12,12 +13,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from videonet_datasets.synth.coarse import COARSE_DOMAINS
-from videonet_datasets.synth.taxonomy import DomainDef, check_taxonomy
+from videonet_datasets.synth.full import FULL_DOMAINS
+from videonet_datasets.synth.taxonomy import DomainDef, check_taxonomy, ring_negatives
 from videonet_datasets.synth.world import DOMAINS
 
 __all__ = ["register_taxonomy", "select_domains", "taxonomy_domains", "taxonomy_names"]
 
-_REGISTRY: dict[str, tuple[DomainDef, ...]] = {"default": DOMAINS, "coarse": COARSE_DOMAINS}
+_REGISTRY: dict[str, tuple[DomainDef, ...]] = {
+    "default": DOMAINS,
+    "coarse": COARSE_DOMAINS,
+    "full": FULL_DOMAINS,
+}
 
 
 def register_taxonomy(name: str, domains: Sequence[DomainDef]) -> None:
@@ -41,6 +47,15 @@ def taxonomy_domains(taxonomy: str = "default") -> tuple[DomainDef, ...]:
         raise ValueError(f"unknown taxonomy {taxonomy!r}; choose from {taxonomy_names()}") from None
 
 
+def _first_actions(domain: DomainDef, n: int) -> DomainDef:
+    """The domain with its first ``n`` actions; fixed negatives are re-drawn on the kept ones."""
+    kept = domain.actions[:n]
+    negatives = domain.negatives
+    if negatives is not None and len(kept) < len(domain.actions):
+        negatives = ring_negatives([a.name for a in kept])
+    return replace(domain, actions=kept, negatives=negatives)
+
+
 def select_domains(
     names: Sequence[str] | None = None, actions_per_domain: int | None = None, taxonomy: str = "default"
 ) -> list[DomainDef]:
@@ -62,5 +77,5 @@ def select_domains(
             raise ValueError(
                 f"actions_per_domain must be >= 4 (3 hard negatives each), got {actions_per_domain}"
             )
-        chosen = [replace(d, actions=d.actions[:actions_per_domain]) for d in chosen]
+        chosen = [_first_actions(d, actions_per_domain) for d in chosen]
     return chosen

@@ -29,6 +29,8 @@ __all__ = [
     "a_or_an",
     "check_taxonomy",
     "choose_negatives",
+    "domain_negatives",
+    "ring_negatives",
     "definition_for",
 ]
 
@@ -56,6 +58,12 @@ class DomainDef:
     actions: tuple[ActionDef, ...]
     channels: tuple[str, ...]
     filler: tuple[str, ...] = field(default_factory=tuple)  # domain-flavoured small talk
+    # Mean clip duration, seconds: when given, clip lengths follow a log-normal fitted to this
+    # median and mean over the paper's range (plan.clip_durations), as in the full taxonomy.
+    clip_mean: float | None = None
+    # Hard negatives fixed by the taxonomy (action -> 3 names) instead of chosen by
+    # ``choose_negatives``, whose search is quadratic in a domain's size.
+    negatives: Mapping[str, tuple[str, str, str]] | None = None
 
     def action(self, name: str) -> ActionDef:
         for a in self.actions:
@@ -87,6 +95,45 @@ def check_taxonomy(domains: Sequence[DomainDef]) -> None:
         sigs = [tuple(sorted(a.attrs.items())) for a in d.actions]
         if len(set(sigs)) != len(sigs):
             raise ValueError(f"{d.name}: two actions share the same motion attributes")
+        if d.clip_mean is not None and d.clip_mean < d.clip_median:
+            raise ValueError(f"{d.name}: clip_mean {d.clip_mean} < clip_median {d.clip_median} (log-normal)")
+        if d.negatives is not None:
+            _check_fixed_negatives(d, names)
+
+
+def _check_fixed_negatives(d: DomainDef, names: list[str]) -> None:
+    """A taxonomy's own negatives follow the paper's rules: 3 other actions of the domain, each
+    action used 2-5 times."""
+    assert d.negatives is not None
+    if set(d.negatives) != set(names):
+        raise ValueError(f"{d.name}: negatives must be given for exactly the domain's actions")
+    uses = dict.fromkeys(names, 0)
+    for action, negs in d.negatives.items():
+        if len(negs) != 3 or len(set(negs)) != 3 or action in negs or not set(negs) <= set(names):
+            raise ValueError(f"{d.name}/{action}: negatives {negs} are not 3 other actions of the domain")
+        for n in negs:
+            uses[n] += 1
+    bad = {a: u for a, u in uses.items() if not 2 <= u <= 5}
+    if bad:
+        raise ValueError(f"{d.name}: actions used as a negative outside 2-5 times: {bad}")
+
+
+def ring_negatives(names: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+    """Negatives by position on a ring: each action names its next, its previous and its
+    opposite neighbour (all the others when there are 4), so every action is used exactly 3
+    times.  For taxonomies ordered so that neighbours differ in one attribute (the full one)."""
+    n = len(names)
+    if n < 4:
+        raise ValueError(f"a domain needs at least 4 actions for 3 negatives each, got {n}")
+    offsets = (1, 2, 3) if n == 4 else (1, n - 1, n // 2)
+    return {names[i]: tuple(names[(i + o) % n] for o in offsets) for i in range(n)}  # type: ignore[misc]
+
+
+def domain_negatives(domain: DomainDef) -> dict[str, tuple[str, str, str]]:
+    """The domain's hard negatives: the taxonomy's own when it fixes them, else chosen."""
+    if domain.negatives is not None:
+        return {a.name: tuple(domain.negatives[a.name]) for a in domain.actions}  # type: ignore[misc]
+    return choose_negatives(domain.actions)
 
 
 def _diff(a: ActionDef, b: ActionDef) -> frozenset[str]:

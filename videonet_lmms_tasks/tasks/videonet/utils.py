@@ -28,16 +28,18 @@ What each hook does:
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
-from videonet_datasets import prompts
+from videonet_datasets import prefetch, prompts
 from videonet_datasets.benchmark.schema import ALL_CONFIGS
-from videonet_datasets.frame_cache import cached_sample_frames
 from videonet_lmms_tasks import metrics, source
 from videonet_lmms_tasks.catalog import DEFINITION_SUFFIX
-from videonet_lmms_tasks.presets import Sampling, resolve_sampling
+from videonet_lmms_tasks.presets import ENV_PRESET, Sampling, parse_preset, resolve_sampling
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +150,44 @@ def _make_process_docs(
                 ]
             return extra
 
-        return dataset.map(add, desc="VideoNet: resolving videos")
+        resolved = dataset.map(add, desc="VideoNet: resolving videos")
+        _warm_clips(resolved, middle_frame)
+        return resolved
 
     process.__name__ = process.__qualname__ = name
     return process
+
+
+def _warm_clips(dataset, middle_frame: bool) -> None:
+    """Start decoding the task's clips in the background (``VIDEONET_WARM_WORKERS``): the set of
+    clips is known once the documents are, the order lmms-eval's backends ask for them is not.
+    Needs the run's preset (``VIDEONET_PRESET``): the task's per-model kwargs arrive only with
+    each request."""
+    if not os.environ.get(prefetch.ENV_WARM_WORKERS, "").strip():
+        return
+    env = os.environ.get(ENV_PRESET, "").strip()
+    if not env:
+        log.warning(
+            "VideoNet: %s is set but no preset (--preset): nothing to warm", prefetch.ENV_WARM_WORKERS
+        )
+        return
+    sampling = parse_preset(env)
+    if middle_frame:
+        kwargs: dict[str, Any] = {
+            "middle": True,
+            **({"size": sampling.short_side} if sampling.short_side else {}),
+        }
+    elif sampling.visual == "frames":
+        kwargs = sampling.sampler_kwargs()
+    else:
+        return  # the backend decodes the clip itself
+    cols = [c for c in ("example_video_paths", "video_path") if c in dataset.column_names]
+    inputs = [
+        (path, kwargs)
+        for row in dataset.select_columns(cols)
+        for path in [*(row.get("example_video_paths") or []), row["video_path"]]
+    ]
+    prefetch.warm(inputs)
 
 
 process_docs = _make_process_docs("process_docs")
@@ -202,12 +238,44 @@ def _paths(doc: Mapping[str, Any]) -> tuple[str, list[str]]:
     return doc["video_path"], list(doc.get("example_video_paths") or [])
 
 
+#: PIL images of recently sent clips (id of the cached frame array -> (array, images, bytes)),
+#: bounded in bytes: making a PIL image from an array costs ~6x a copy of one, and the suite
+#: sends each clip ~17 times.  Requests get copies, so no model can alter what the next one gets.
+_PIL_CACHE: OrderedDict[int, tuple[Any, list[Any], int]] = OrderedDict()
+_PIL_CACHE_BYTES = 256 * 2**20
+_pil_cache_used = 0
+_PIL_LOCK = threading.Lock()
+
+
 def _images(path: str, **kwargs: Any) -> list[Any]:
+    global _pil_cache_used
     from PIL import Image
 
     # each clip is decoded once per run: k-shot examples and the 9 tasks repeat clips
-    frames = cached_sample_frames(path, **kwargs)
-    return [Image.fromarray(frame) for frame in frames.frames]
+    frames = prefetch.warm_frames(path, **kwargs)
+    array = frames.frames
+    with _PIL_LOCK:
+        hit = _PIL_CACHE.get(id(array))
+        if hit is not None and hit[0] is array:  # the cache's (read-only) array: the same frames
+            _PIL_CACHE.move_to_end(id(array))
+            images = hit[1]
+        else:
+            images = None
+    if images is not None:
+        return [img.copy() for img in images]
+    images = [Image.fromarray(frame) for frame in array]
+    if array.flags.writeable:  # not a cached array (cache off): nothing to reuse
+        return images
+    size = 4 * array[..., 0].size  # PIL keeps RGB in 4 bytes per pixel
+    if size <= _PIL_CACHE_BYTES:
+        with _PIL_LOCK:
+            if id(array) not in _PIL_CACHE:
+                _PIL_CACHE[id(array)] = (array, images, size)
+                _pil_cache_used += size
+            while _pil_cache_used > _PIL_CACHE_BYTES:
+                _, (_, _, dropped) = _PIL_CACHE.popitem(last=False)
+                _pil_cache_used -= dropped
+    return [img.copy() for img in images]
 
 
 def _visual_items(path: str, doc: Mapping[str, Any], sampling: Sampling) -> list[dict[str, Any]]:
