@@ -37,6 +37,7 @@ COMMAND_MODULES: list[str] = [
     "videonet_datasets.commands.demo",
     "videonet_datasets.commands.demo_model",  # steps of `videonet demo`, not listed in --help
     "videonet_datasets.commands.demo_pretrain",
+    "videonet_datasets.commands.demo_base",
 ]
 
 

@@ -139,9 +139,10 @@ def pretrain_qas(stage: str, clip: LabeledClip, config: SynthConfig, seed: int) 
 
 @dataclass
 class PretrainConfig:
-    """The schedule.  Defaults = what ``make demo`` runs (``docs/demo_experiments.md``, round 3)."""
+    """The schedule.  Defaults = what built the shipped base checkpoint and what ``make reproduce``
+    reruns (``docs/demo_experiments.md``: 4,000 ``generic`` steps left the MC skill half-built)."""
 
-    stages: tuple[tuple[str, int], ...] = (("generic_classify", 3000), ("generic", 4000))
+    stages: tuple[tuple[str, int], ...] = (("generic_classify", 3000), ("generic", 8000))
     lr: float = 1e-3  # ViT, connector and LLM alike; 100 warmup steps, cosine to 0.1 over all stages
     warmup: int = 100
     batch_size: int = 4
