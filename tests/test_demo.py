@@ -110,22 +110,30 @@ def test_demo_model_scales_its_embedding_tables(tmp_path: Path) -> None:
 
 def test_reduced_demo_runs_every_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The tiny world (coarse taxonomy) through every real step: synth, mine-negatives, build-benchmark,
-    build-train (Whisper tiny.en), the base model (random + 6 pretraining steps), the recipe (10 steps),
-    lmms-eval on both models, the report."""
+    build-train (Whisper tiny.en), the base model (the shipped checkpoint does not fit the tiny world,
+    so: random + 6 pretraining steps, with provenance), the recipe (10 steps) for two seeds, lmms-eval
+    on the three models, the report, the explorer."""
     out = tmp_path / "demo"
-    settings = DemoConfig(out=out, preset="tiny", steps=10, eval_limit=6, synth_args=("--quiet", "--taxonomy", "coarse"),
-                            pretrain_steps=(3, 3), pretrain_args=("--clips-per-action", "1", "--quiet"))  # fmt: skip
+    settings = DemoConfig(out=out, preset="tiny", steps=10, eval_limit=6, seeds=(0, 1),
+                          synth_args=("--quiet", "--taxonomy", "coarse"),
+                          pretrain_steps=(3, 3), pretrain_args=("--clips-per-action", "1", "--quiet"))  # fmt: skip
     head = run_demo(settings)
     state = json.loads((out / "demo_state.json").read_text())
     assert list(state["steps"]) == ["1-synth", "2-negatives", "3-train-data", "4-base-model",
-                                    "5-finetune-single_action", "6-eval-base", "6-eval-single_action",
+                                    "5-finetune-single_action-seed0", "5-finetune-single_action-seed1",
+                                    "6-eval-base", "6-eval-single_action-seed0", "6-eval-single_action-seed1",
                                     "7-report", "8-explore"]  # fmt: skip
     assert state["steps"]["2-negatives"]["mined_pairs"] == 3 * 12  # tiny: 2 domains x 6 actions
     pretraining = state["steps"]["4-base-model"]["pretraining"]
     assert [p["stage"] for p in pretraining] == ["generic_classify", "generic"]
-    assert (out / "models" / "base" / "pretraining.json").exists() and (out / "models" / "random").is_dir()
-    assert (out / "runs" / "single_action" / "final" / "config.json").exists()
-    for model in ("base", "single_action"):
+    assert "skill_checks" not in state["steps"]["4-base-model"]  # the shipped base is for another world
+    base = out / "models" / "base"
+    assert (base / "pretraining.json").exists() and (out / "models" / "random").is_dir()
+    provenance = json.loads((base / "provenance.json").read_text())
+    assert provenance["commands"][1][0] == "demo-pretrain" and provenance["tokenizer_corpus"]["count"] == 12
+    for seed in (0, 1):
+        assert (out / "runs" / f"single_action-seed{seed}" / "final" / "config.json").exists()
+    for model in ("base", "single_action-seed0", "single_action-seed1"):
         for task in (*MAIN_TASKS, *MIDDLE_TASKS):
             assert head.value(model, task) is not None, (model, task)
             assert head.value(model, task, "random_baseline") is not None
@@ -134,9 +142,17 @@ def test_reduced_demo_runs_every_step(tmp_path: Path, capsys: pytest.CaptureFixt
     explore = out / "explore"
     assert (explore / "index.html").exists() and (explore / "leaderboard.csv").exists()
     data = (explore / "data.js").read_text()
-    assert '"models":["base","single_action"]' in data and "not the same run" not in data
+    assert '"models":["base","single_action-seed0","single_action-seed1"]' in data
+    assert "not the same run" not in data
     printed = capsys.readouterr().out
-    assert "headline" in printed and "fine-tuned >= max(base, best single answer) + 15" in printed
+    assert "does not fit this world" in printed and "headline" in printed
+    assert "fine-tuned >= max(base, best single answer) + 15" in printed
+    assert "| single_action (2) |" in printed and " ± " in printed
+    assert (
+        "single_action: all four checks [yes] for " in printed
+        and "of 2 fine-tuning seed(s) (0, 1)" in printed
+    )
+    assert "| 5-finetune-single_action-seed1 |" in printed  # the timing table
     # A rerun resumes: every step is skipped, the same headline comes back.
     again = run_demo(settings)
     assert again.rows == head.rows

@@ -9,7 +9,7 @@ from videonet_datasets.commands.base import RunFailed, UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from videonet_datasets.demo.pipeline import FILTERS
+    from videonet_datasets.demo.pipeline import DEFAULT_SEEDS, FILTERS
 
     p = sub.add_parser(
         "demo",
@@ -23,7 +23,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="demo_output", help="output directory (default: demo_output)")
     p.add_argument("--preset", default="demo", help="synth preset of the world (default: demo)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the world's and the data steps' seed (default: 0)")
+    p.add_argument(
+        "--seeds",
+        default=",".join(str(s) for s in DEFAULT_SEEDS),
+        help="fine-tuning seeds, one fine-tuned model each; the data steps run once "
+        f"(default: {','.join(str(s) for s in DEFAULT_SEEDS)})",
+    )
+    p.add_argument(
+        "--base",
+        default="shipped",
+        help="the base model: 'shipped' (the packaged checkpoint videonet-mini-base; pretrains one if it does "
+        "not fit the world), 'pretrain' (rebuild it from random weights and compare with the shipped one: "
+        "make reproduce), or a checkpoint directory",
+    )
+    p.add_argument("--until", choices=["base"], help="stop after this step (base: build a base checkpoint)")
     p.add_argument(
         "--filters",
         default="single_action",
@@ -56,9 +70,17 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--pretrain-steps must be comma-separated integers, got {args.pretrain_steps!r}"
             ) from None
+    try:
+        seeds = tuple(int(x) for x in args.seeds.split(",") if x.strip())
+    except ValueError:
+        raise UsageError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds needs at least one seed and no repeats, got {args.seeds!r}")
+    if args.base not in ("shipped", "pretrain") and not Path(args.base).is_dir():
+        raise UsageError(f"--base: {args.base!r} is neither 'shipped', 'pretrain' nor a checkpoint directory")
     settings = DemoConfig(
-        out=Path(args.out), preset=args.preset, seed=args.seed, filters=filters, steps=args.steps,
-        eval_limit=args.eval_limit, pretrain_steps=pretrain_steps,
+        out=Path(args.out), preset=args.preset, seed=args.seed, seeds=seeds, base=args.base, until=args.until,
+        filters=filters, steps=args.steps, eval_limit=args.eval_limit, pretrain_steps=pretrain_steps,
     )  # fmt: skip
     try:
         run_demo(settings)

@@ -3,22 +3,26 @@
 1. ``videonet synth``           VideoNet-mini (the ``demo`` preset): benchmark clips + narrated web videos
 2. ``videonet mine-negatives``  hard negatives, offline; then ``videonet build-benchmark``
 3. ``videonet build-train``     weakly-labeled clips: localizer -> Whisper tiny.en -> the three filters
-4. the base model: a tiny random Molmo2 (``.model``) pretrained on generic motion questions
-   (``.pretrain``: plain direction names, never the domain's action names) - the stand-in
-   for the pretrained VLM the paper starts from
-5. ``recipes/finetune_molmo2.py`` the base model on the ``single_action`` clips
+4. the base model: the shipped checkpoint ``videonet-mini-base-v1`` (``.base_checkpoint``: a tiny
+   Molmo2 pretrained on generic motion questions - plain direction names, never the domain's
+   action names), installed like a Hub download with every sha256 checked - the stand-in for
+   the pretrained VLM the paper starts from.  ``--base pretrain`` (``make reproduce``) rebuilds
+   it from random weights (``.model`` + ``.pretrain``) and checks it reaches the shipped skill
+5. ``recipes/finetune_molmo2.py`` the base model on the ``single_action`` clips, once per seed
 6. ``videonet eval``            lmms-eval: ``videonet_mc``, ``videonet_binary_hard_0shot`` and their
-                                middle-frame ablations, for the base and the fine-tuned model
+                                middle-frame ablations, for the base and each fine-tuned model
 7. ``videonet report``          tables and plots; the headline table is printed and checked against
                                 the issue's bar (fine-tuned >= base + 15 on both, and > middle frame)
 8. ``videonet explore``         the results explorer (``OUT/explore/index.html``): every question, clip,
                                 answer and confusion of both models, and their comparison
 
 Every step runs as a subprocess (the exact command a user would type is printed), its
-output goes to the terminal and to ``OUT/logs/<step>.log`` (step 4 runs in the background,
-on one core while step 3 transcribes on the other, and writes to its log only), and a finished step is recorded
+output goes to the terminal and to ``OUT/logs/<step>.log`` (a pretraining step 4 runs in the
+background, on one core while step 3 transcribes on the other, and writes to its log only), and a
+finished step is recorded
 in ``OUT/demo_state.json`` (written atomically), so a rerun resumes after the last finished
-step.  Nothing is tuned to pass: the verdict is computed from lmms-eval's numbers.
+step.  Nothing is tuned to pass: the verdict is computed from lmms-eval's numbers, for every
+fine-tuning seed, with the mean and spread over seeds.
 """
 
 from __future__ import annotations
@@ -39,12 +43,16 @@ from typing import Any
 
 from videonet_datasets.fsutil import atomic_write_json, atomic_write_text
 
-__all__ = ["DemoConfig", "Headline", "headline", "run_demo", "recipe_path"]
+__all__ = ["DEFAULT_SEEDS", "DemoConfig", "Headline", "headline", "run_demo", "recipe_path"]
 
 MAIN_TASKS = ("videonet_mc", "videonet_binary_hard_0shot")
 MIDDLE_TASKS = ("videonet_mc_middle_frame", "videonet_binary_hard_0shot_middle_frame")
 FILTERS = ("single_action", "transcript_localized", "transcript_localized_title_match")
 REQUIRED_GAIN = 15.0
+#: Fine-tuning seeds of ``make demo``: three fit its 20-minute budget on 2 cores with the shipped
+#: base (docs/demo_experiments.md, "The demo"), and one seed is an anecdote.
+DEFAULT_SEEDS = (0, 1, 2)
+BASE_CHOICES = ("shipped", "pretrain")
 
 
 def recipe_path() -> Path:
@@ -60,7 +68,12 @@ def recipe_config() -> Path:
 class DemoConfig:
     out: Path
     preset: str = "demo"
-    seed: int = 0
+    seed: int = 0  # the world's and the data steps' seed
+    seeds: tuple[int, ...] = DEFAULT_SEEDS  # fine-tuning seeds: one fine-tuned model per filter and seed
+    base: str = (
+        "shipped"  # "shipped" (the packaged checkpoint), "pretrain" (rebuild it), or a checkpoint path
+    )
+    until: str | None = None  # "base": stop after step 4 (building a new base checkpoint)
     filters: tuple[str, ...] = ("single_action",)  # one fine-tuned model per filter (paper Table 6)
     steps: int | None = None  # override the recipe config's max_steps
     eval_limit: int | None = None  # lmms-eval --limit (tests)
@@ -143,6 +156,24 @@ class Headline:
                     cell += f" [{u:.0f}% unparsed]"
                 cells.append(cell)
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def seed_summary(self, groups: dict[str, list[str]]) -> str:
+        """Per group of models (one filter, several fine-tuning seeds): mean ± standard deviation
+        (and min-max) of each column - one seed is an anecdote."""
+        tasks = [*MAIN_TASKS, *MIDDLE_TASKS]
+        lines = ["| model (seeds) | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+        for group, names in groups.items():
+            cells = []
+            for t in tasks:
+                vals = [v for v in (self.value(n, t) for n in names) if v is not None]
+                if not vals:
+                    cells.append("-")
+                    continue
+                mean = sum(vals) / len(vals)
+                sd = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5 if len(vals) > 1 else 0.0
+                cells.append(f"{mean:.1f} ± {sd:.1f} ({min(vals):.1f}-{max(vals):.1f})")
+            lines.append(f"| {group} ({len(names)}) | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
 
@@ -303,6 +334,86 @@ def _negative_agreement(designed: Path, mined: Path) -> dict[str, Any]:
     return {"mined_pairs": len(b), "also_in_world_table": len(a & b)}
 
 
+def _history(base: Path) -> list[dict]:
+    return json.loads((base / "pretraining.json").read_text())["history"]
+
+
+def _shipped_base(settings: DemoConfig, world: Path, echo: Callable[[str], None]) -> Path | None:
+    """The checkpoint step 4 installs, or None when it has to pretrain one.
+
+    ``shipped`` falls back to pretraining (and says why) when the packaged checkpoint was made for
+    another world's vocabulary - e.g. ``--preset tiny``; an explicit path that does not fit is an error."""
+    from videonet_datasets.demo.base_checkpoint import SHIPPED, action_names, mismatch
+
+    if settings.base == "pretrain":
+        return None
+    ckpt = SHIPPED if settings.base == "shipped" else Path(settings.base)
+    reason = mismatch(ckpt, action_names(world / "actions.csv"), f"the world in {world}")
+    if reason is None:
+        return ckpt
+    if settings.base != "shipped":
+        raise RuntimeError(f"--base {ckpt}: {reason}")
+    echo(f"\n(the shipped base does not fit this world: {reason}; pretraining a base instead)")
+    return None
+
+
+def _start_pretraining(r: _Runner, settings: DemoConfig, world: Path, base: Path) -> _Background | None:
+    """Step 4 from random weights: the tiny Molmo2, then the generic pretraining, in the background.
+    When done, the base gets a ``provenance.json`` like the shipped one and, if the shipped one is for
+    this world, is checked against its held-out skill (what ``make reproduce`` shows)."""
+    from videonet_datasets.demo.base_checkpoint import (
+        SHIPPED,
+        action_names,
+        mismatch,
+        read_provenance,
+        skill_checks,
+        write_provenance,
+    )
+
+    random_init = settings.out / "models" / "random"
+    model_cmd = r.cli("demo-model", "--out", str(random_init), "--actions", str(world / "actions.csv"),
+                      "--seed", str(settings.seed))  # fmt: skip
+    pretrain_cmd = r.cli("demo-pretrain", "--model", str(random_init), "--out", str(base), "--world", str(world),
+                         "--seed", str(settings.seed), "--quiet")  # fmt: skip
+    if settings.pretrain_steps is not None:
+        pretrain_cmd += ["--steps", ",".join(str(n) for n in settings.pretrain_steps)]
+    pretrain_cmd += list(settings.pretrain_args)
+
+    def after() -> dict:
+        record = write_provenance(
+            base, actions_csv=world / "actions.csv", world=f"videonet synth --preset {settings.preset} "
+            f"--seed {settings.seed}", commands=[model_cmd[2:], pretrain_cmd[2:]],
+            init={"seed": settings.seed, "embed_std": 1.0},
+        )  # fmt: skip
+        done: dict[str, Any] = {"pretraining": record["pretraining"]["history"]}
+        if SHIPPED.is_dir() and mismatch(SHIPPED, action_names(world / "actions.csv")) is None:
+            shipped = read_provenance(SHIPPED)
+            done["skill_checks"] = skill_checks(done["pretraining"], shipped)
+            same = (
+                record["files"]["model.safetensors"]["sha256"]
+                == shipped["files"]["model.safetensors"]["sha256"]
+            )
+            done["same_weights_as_shipped"] = same
+        return done
+
+    return r.start(
+        "4-base-model", "build the tiny random Molmo2 (real transformers classes, local tokenizer), then pretrain "
+        "it on generic motion questions (plain direction names such as 'move up and right', clips from other "
+        "world seeds; never the domain's action names): the stand-in for the pretrained VLM the paper fine-tunes",
+        [model_cmd, pretrain_cmd], after=after,
+    )  # fmt: skip
+
+
+def _mark(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("yes" if ok else "NO")
+
+
+def _timing_table(steps: dict[str, dict]) -> str:
+    lines = ["| step | seconds |", "|---|---:|"]
+    lines += [f"| {name} | {rec['seconds']:.0f} |" for name, rec in steps.items()]
+    return "\n".join(lines)
+
+
 def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headline:
     """Run (or resume) the demo; returns the headline numbers."""
     t_start = time.perf_counter()
@@ -324,23 +435,11 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
             r.cli("build-benchmark", str(world), "--out", str(bench), "--seed", str(settings.seed))],
            after=lambda: _negative_agreement(designed, world / "hard_negatives.csv"))  # fmt: skip
 
-    random_init, base = out / "models" / "random", out / "models" / "base"
-    pretrain_cmd = r.cli("demo-pretrain", "--model", str(random_init), "--out", str(base), "--world", str(world),
-                         "--seed", str(settings.seed), "--quiet")  # fmt: skip
-    if settings.pretrain_steps is not None:
-        pretrain_cmd += ["--steps", ",".join(str(n) for n in settings.pretrain_steps)]
-    pretrain_cmd += list(settings.pretrain_args)
-    background = r.start(
-        "4-base-model", "build the tiny random Molmo2 (real transformers classes, local tokenizer), then pretrain "
-        "it on generic motion questions (plain direction names such as 'move up and right', clips from other "
-        "world seeds; never the domain's action names): the stand-in for the pretrained VLM the paper fine-tunes",
-        [r.cli("demo-model", "--out", str(random_init), "--actions", str(world / "actions.csv"),
-               "--seed", str(settings.seed)),
-         pretrain_cmd],
-        after=lambda: {"pretraining": json.loads((base / "pretraining.json").read_text())["history"]},
-    )  # fmt: skip
+    base = out / "models" / "base"
+    shipped = _shipped_base(settings, world, echo)
+    # A pretraining runs in the background, on one core while the data step transcribes on the other.
+    background = _start_pretraining(r, settings, world, base) if shipped is None else None
     try:
-        # One worker while the pretraining has the other core.
         workers = ("--workers", "1") if background is not None else ()
         r.step("3-train-data", "label the narrated web videos: localize windows, transcribe with Whisper tiny.en, "
                "apply the three filters, 3 QA pairs per clip (with label precision against the ground truth)",
@@ -349,25 +448,50 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
     except BaseException:
         r.stop(background)
         raise
-    if background is not None:
+    if shipped is not None:
+        r.step("4-base-model", f"install the base model: the shipped checkpoint {shipped.name} (a tiny Molmo2 after "
+               "generic motion pretraining - plain direction names, never the domain's action names; every file's "
+               "sha256 checked, as a Hub download is): the stand-in for the pretrained VLM the paper fine-tunes",
+               [r.cli("demo-base", "install", str(shipped), "--to", str(base))],
+               after=lambda: {"checkpoint": str(shipped), "pretraining": _history(base)})  # fmt: skip
+    elif background is not None:
         echo("\n=== 4-base-model: waiting for the pretraining to finish ...")
-    done = r.finish(background)
-    if done:
-        for h in done.get("pretraining", []):
-            echo(
-                f"    pretraining {h['stage']} ({h['step']} steps): held-out accuracy {h['heldout_accuracy']}"
-            )
+    done = r.finish(background) or r.state["steps"].get("4-base-model", {})
+    for h in done.get("pretraining", []):
+        echo(f"    base model, {h['stage']} ({h['step']} steps): held-out accuracy {h['heldout_accuracy']}")
+    base_checks = done.get("skill_checks", [])
+    if "same_weights_as_shipped" in done:
+        same = done["same_weights_as_shipped"]
+        base_checks = [*base_checks, ("rebuilt base: weights byte-identical to the shipped checkpoint's" if same else
+                                      "rebuilt base: weights differ from the shipped checkpoint's (another machine or "
+                                      "library build rounds differently; the skill checks above are what counts)",
+                                      True if same else None)]  # fmt: skip
+    for text, ok in base_checks:
+        echo(f"  [{_mark(ok):>3}] {text}")
+    if settings.until == "base":
+        echo(f"\nstopped after the base model (--until base): {base}")
+        return Headline({})
 
     models: dict[str, Path] = {"base": base}
+    groups: dict[str, list[str]] = {}
     for filt in settings.filters:
-        run_dir = out / "runs" / filt
-        cmd = [settings.python, str(recipe_path()), "--config", str(recipe_config()),
-               "--model_name_or_path", str(base), "--dataset", str(train), "--dataset_config", filt,
-               "--output_dir", str(run_dir), "--seed", str(settings.seed), *settings.finetune_args]  # fmt: skip
-        if settings.steps is not None:
-            cmd += ["--max_steps", str(settings.steps), "--warmup_steps", str(min(100, settings.steps // 10))]
-        r.step(f"5-finetune-{filt}", f"fine-tune on the {filt} clips with recipes/finetune_molmo2.py", [cmd])
-        models[filt] = run_dir / "final"
+        for seed in settings.seeds:
+            name = filt if len(settings.seeds) == 1 else f"{filt}-seed{seed}"
+            run_dir = out / "runs" / name
+            cmd = [settings.python, str(recipe_path()), "--config", str(recipe_config()),
+                   "--model_name_or_path", str(base), "--dataset", str(train), "--dataset_config", filt,
+                   "--output_dir", str(run_dir), "--seed", str(seed), *settings.finetune_args]  # fmt: skip
+            if settings.steps is not None:
+                cmd += [
+                    "--max_steps",
+                    str(settings.steps),
+                    "--warmup_steps",
+                    str(min(100, settings.steps // 10)),
+                ]
+            r.step(f"5-finetune-{name}", f"fine-tune on the {filt} clips with recipes/finetune_molmo2.py "
+                   f"(seed {seed})", [cmd])  # fmt: skip
+            models[name] = run_dir / "final"
+            groups.setdefault(filt, []).append(name)
 
     results: dict[str, Path] = {}
     for name, path in models.items():
@@ -395,12 +519,20 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
     lines = ["", "=== VideoNet-mini: headline (accuracy %; in brackets the gain over max(base, best single answer))",
              "",
              head.markdown(), ""]  # fmt: skip
+    if any(len(names) > 1 for names in groups.values()):
+        lines += [head.seed_summary(groups), ""]
     for model in models:
         if model == "base":
             continue
         for text, ok in head.verdict(model):
-            mark = "n/a" if ok is None else ("yes" if ok else "NO")
-            lines.append(f"  [{mark:>3}] {model}: {text}")
+            lines.append(f"  [{_mark(ok):>3}] {model}: {text}")
+    for filt, names in groups.items():
+        passed = sum(all(ok for _, ok in head.verdict(n)) for n in names)
+        lines.append(f"\n{filt}: all four checks [yes] for {passed} of {len(names)} fine-tuning seed(s) "
+                     f"({', '.join(str(s) for s in settings.seeds)})")  # fmt: skip
+    for text, ok in base_checks:
+        lines.append(f"  [{_mark(ok):>3}] {text}")
+    lines += ["", _timing_table(r.state["steps"])]
     total = time.perf_counter() - t_start
     lines.append(f"\nwall time of this run: {total / 60:.1f} min; step times in {r.state_path}; "
                  f"report in {report_dir}; explorer: {explore_dir / 'index.html'}")  # fmt: skip
