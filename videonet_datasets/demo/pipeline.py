@@ -472,29 +472,14 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
         echo(f"\nstopped after the base model (--until base): {base}")
         return Headline({})
 
+    # Each model is evaluated in the background (one core) while the next one fine-tunes on the
+    # other: the evaluations cost no wall time but the last one.  Same numbers as one after another.
     models: dict[str, Path] = {"base": base}
     groups: dict[str, list[str]] = {}
-    for filt in settings.filters:
-        for seed in settings.seeds:
-            name = filt if len(settings.seeds) == 1 else f"{filt}-seed{seed}"
-            run_dir = out / "runs" / name
-            cmd = [settings.python, str(recipe_path()), "--config", str(recipe_config()),
-                   "--model_name_or_path", str(base), "--dataset", str(train), "--dataset_config", filt,
-                   "--output_dir", str(run_dir), "--seed", str(seed), *settings.finetune_args]  # fmt: skip
-            if settings.steps is not None:
-                cmd += [
-                    "--max_steps",
-                    str(settings.steps),
-                    "--warmup_steps",
-                    str(min(100, settings.steps // 10)),
-                ]
-            r.step(f"5-finetune-{name}", f"fine-tune on the {filt} clips with recipes/finetune_molmo2.py "
-                   f"(seed {seed})", [cmd])  # fmt: skip
-            models[name] = run_dir / "final"
-            groups.setdefault(filt, []).append(name)
-
     results: dict[str, Path] = {}
-    for name, path in models.items():
+    pending: _Background | None = None
+
+    def evaluate(name: str, path: Path) -> _Background | None:
         eval_dir = out / "eval" / name
         cmd = r.cli("eval", "--data", str(bench), "--model", "videonet_molmo2",
                     "--model_args", f"pretrained={path},fps={settings.fps},max_frames={settings.max_frames},"
@@ -502,9 +487,36 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
                     "--batch_size", "1", "--output_path", str(eval_dir), "--log_samples")  # fmt: skip
         if settings.eval_limit:
             cmd += ["--limit", str(settings.eval_limit)]
-        r.step(f"6-eval-{name}", f"evaluate the {name} model with lmms-eval (MC, binary 0-shot, middle frame)",
-               [cmd])  # fmt: skip
         results[name] = eval_dir
+        return r.start(f"6-eval-{name}", f"evaluate the {name} model with lmms-eval (MC, binary 0-shot, middle "
+                       "frame)", [cmd])  # fmt: skip
+
+    try:
+        pending = evaluate("base", base)
+        for filt in settings.filters:
+            for seed in settings.seeds:
+                name = filt if len(settings.seeds) == 1 else f"{filt}-seed{seed}"
+                run_dir = out / "runs" / name
+                cmd = [settings.python, str(recipe_path()), "--config", str(recipe_config()),
+                       "--model_name_or_path", str(base), "--dataset", str(train), "--dataset_config", filt,
+                       "--output_dir", str(run_dir), "--seed", str(seed), *settings.finetune_args]  # fmt: skip
+                if settings.steps is not None:
+                    cmd += [
+                        "--max_steps",
+                        str(settings.steps),
+                        "--warmup_steps",
+                        str(min(100, settings.steps // 10)),
+                    ]
+                r.step(f"5-finetune-{name}", f"fine-tune on the {filt} clips with recipes/finetune_molmo2.py "
+                       f"(seed {seed})", [cmd])  # fmt: skip
+                models[name] = run_dir / "final"
+                groups.setdefault(filt, []).append(name)
+                r.finish(pending)
+                pending = evaluate(name, models[name])
+        r.finish(pending)
+    except BaseException:
+        r.stop(pending)
+        raise
 
     report_dir = out / "report"
     r.step("7-report", "write the tables and plots",
