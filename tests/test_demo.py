@@ -119,11 +119,10 @@ def test_reduced_demo_runs_every_step(tmp_path: Path, capsys: pytest.CaptureFixt
                           pretrain_steps=(3, 3), pretrain_args=("--clips-per-action", "1", "--quiet"))  # fmt: skip
     head = run_demo(settings)
     state = json.loads((out / "demo_state.json").read_text())
-    # Each evaluation runs in the background while the next model fine-tunes.
-    assert list(state["steps"]) == ["1-synth", "2-negatives", "3-train-data", "4-base-model",
-                                    "5-finetune-single_action-seed0", "6-eval-base",
-                                    "5-finetune-single_action-seed1", "6-eval-single_action-seed0",
-                                    "6-eval-single_action-seed1", "7-report", "8-explore"]  # fmt: skip
+    assert list(state["steps"]) == ["1-synth", "2-negatives", "3-train-data", "4-base-model",  # (sorted keys)
+                                    "5-finetune-single_action-seed0", "5-finetune-single_action-seed1",
+                                    "6-eval-base", "6-eval-single_action-seed0", "6-eval-single_action-seed1",
+                                    "7-report", "8-explore"]  # fmt: skip
     assert state["steps"]["2-negatives"]["mined_pairs"] == 3 * 12  # tiny: 2 domains x 6 actions
     pretraining = state["steps"]["4-base-model"]["pretraining"]
     assert [p["stage"] for p in pretraining] == ["generic_classify", "generic"]
@@ -131,7 +130,10 @@ def test_reduced_demo_runs_every_step(tmp_path: Path, capsys: pytest.CaptureFixt
     base = out / "models" / "base"
     assert (base / "pretraining.json").exists() and (out / "models" / "random").is_dir()
     provenance = json.loads((base / "provenance.json").read_text())
-    assert provenance["commands"][1][0] == "demo-pretrain" and provenance["tokenizer_corpus"]["count"] == 12
+    assert (
+        provenance["commands"][1][:2] == ["videonet", "demo-pretrain"]
+        and provenance["tokenizer_corpus"]["count"] == 12
+    )
     for seed in (0, 1):
         assert (out / "runs" / f"single_action-seed{seed}" / "final" / "config.json").exists()
     for model in ("base", "single_action-seed0", "single_action-seed1"):

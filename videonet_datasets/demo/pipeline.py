@@ -382,7 +382,7 @@ def _start_pretraining(r: _Runner, settings: DemoConfig, world: Path, base: Path
     def after() -> dict:
         record = write_provenance(
             base, actions_csv=world / "actions.csv", world=f"videonet synth --preset {settings.preset} "
-            f"--seed {settings.seed}", commands=[model_cmd[2:], pretrain_cmd[2:]],
+            f"--seed {settings.seed}", commands=[["videonet", *model_cmd[3:]], ["videonet", *pretrain_cmd[3:]]],
             init={"seed": settings.seed, "embed_std": 1.0},
         )  # fmt: skip
         done: dict[str, Any] = {"pretraining": record["pretraining"]["history"]}
