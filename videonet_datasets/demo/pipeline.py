@@ -52,7 +52,6 @@ REQUIRED_GAIN = 15.0
 #: Fine-tuning seeds of ``make demo``: three fit its 20-minute budget on 2 cores with the shipped
 #: base (docs/demo_experiments.md, "The demo"), and one seed is an anecdote.
 DEFAULT_SEEDS = (0, 1, 2)
-BASE_CHOICES = ("shipped", "pretrain")
 
 
 def recipe_path() -> Path:
@@ -70,9 +69,8 @@ class DemoConfig:
     preset: str = "demo"
     seed: int = 0  # the world's and the data steps' seed
     seeds: tuple[int, ...] = DEFAULT_SEEDS  # fine-tuning seeds: one fine-tuned model per filter and seed
-    base: str = (
-        "shipped"  # "shipped" (the packaged checkpoint), "pretrain" (rebuild it), or a checkpoint path
-    )
+    # "shipped" (the packaged checkpoint), "pretrain" (rebuild it), or a checkpoint directory
+    base: str = "shipped"
     until: str | None = None  # "base": stop after step 4 (building a new base checkpoint)
     filters: tuple[str, ...] = ("single_action",)  # one fine-tuned model per filter (paper Table 6)
     steps: int | None = None  # override the recipe config's max_steps
