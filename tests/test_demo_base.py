@@ -15,7 +15,7 @@ from videonet_datasets.cli import main as cli_main
 from videonet_datasets.demo import base_checkpoint as bc
 from videonet_datasets.demo import pretrain as pt
 from videonet_datasets.demo.clips import world_domains
-from videonet_datasets.demo.pipeline import DemoConfig, Headline, _shipped_base
+from videonet_datasets.demo.pipeline import DemoConfig, Headline, choose_base
 from videonet_datasets.synth.config import preset
 
 WORLD = preset("tiny", taxonomy="coarse")
@@ -129,14 +129,14 @@ def test_demo_uses_a_fitting_checkpoint_and_falls_back_only_for_the_shipped_one(
     world.mkdir()
     shutil.copy(actions, world / "actions.csv")
     said: list[str] = []
-    assert _shipped_base(DemoConfig(out=tmp_path, base=str(base)), world, said.append) == base
-    assert _shipped_base(DemoConfig(out=tmp_path, base="pretrain"), world, said.append) is None
+    assert choose_base(DemoConfig(out=tmp_path, base=str(base)), world, said.append) == base
+    assert choose_base(DemoConfig(out=tmp_path, base="pretrain"), world, said.append) is None
     # The shipped checkpoint is for the demo preset's names: for the tiny world, pretrain and say why.
-    assert _shipped_base(DemoConfig(out=tmp_path), world, said.append) is None
+    assert choose_base(DemoConfig(out=tmp_path), world, said.append) is None
     assert "does not fit this world" in said[-1]
     _actions_csv(world / "actions.csv", ["a", "b"])
     with pytest.raises(RuntimeError, match=r"--base .*: .* was built for the 12 action names"):
-        _shipped_base(DemoConfig(out=tmp_path, base=str(base)), world, said.append)
+        choose_base(DemoConfig(out=tmp_path, base=str(base)), world, said.append)
 
 
 def test_skill_checks_compare_each_stage_and_question_kind() -> None:

@@ -43,7 +43,7 @@ from typing import Any
 
 from videonet_datasets.fsutil import atomic_write_json, atomic_write_text
 
-__all__ = ["DEFAULT_SEEDS", "DemoConfig", "Headline", "headline", "run_demo", "recipe_path"]
+__all__ = ["DEFAULT_SEEDS", "DemoConfig", "Headline", "choose_base", "headline", "recipe_path", "run_demo"]
 
 MAIN_TASKS = ("videonet_mc", "videonet_binary_hard_0shot")
 MIDDLE_TASKS = ("videonet_mc_middle_frame", "videonet_binary_hard_0shot_middle_frame")
@@ -336,7 +336,7 @@ def _history(base: Path) -> list[dict]:
     return json.loads((base / "pretraining.json").read_text())["history"]
 
 
-def _shipped_base(settings: DemoConfig, world: Path, echo: Callable[[str], None]) -> Path | None:
+def choose_base(settings: DemoConfig, world: Path, echo: Callable[[str], None]) -> Path | None:
     """The checkpoint step 4 installs, or None when it has to pretrain one.
 
     ``shipped`` falls back to pretraining (and says why) when the packaged checkpoint was made for
@@ -434,7 +434,7 @@ def run_demo(settings: DemoConfig, echo: Callable[[str], None] = print) -> Headl
            after=lambda: _negative_agreement(designed, world / "hard_negatives.csv"))  # fmt: skip
 
     base = out / "models" / "base"
-    shipped = _shipped_base(settings, world, echo)
+    shipped = choose_base(settings, world, echo)
     # A pretraining runs in the background, on one core while the data step transcribes on the other.
     background = _start_pretraining(r, settings, world, base) if shipped is None else None
     try:
