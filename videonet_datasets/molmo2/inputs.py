@@ -17,6 +17,8 @@ space before it and ``return_assistant_tokens_mask`` comes back empty).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -38,6 +40,7 @@ __all__ = [
     "encode_prompt",
     "encode_training_example",
     "concat_videos",
+    "model_offsets_video_pooling",
     "frames_metadata",
     "im_end_id",
     "pad_sequences",
@@ -231,12 +234,29 @@ def pad_sequences(seqs: Sequence[torch.Tensor], value: int, side: str = "right")
     return out
 
 
+@functools.cache
+def model_offsets_video_pooling() -> bool:
+    """Whether the installed ``transformers`` shifts each video's pooling indices itself.
+
+    Up to 5.24 ``Molmo2Model`` pools a batch's videos with indices into the *flattened* patches
+    of all its frames, so the collator must shift each sample's indices; from 5.25 the model adds
+    every video's patch offset itself (``get_image_features`` takes ``image_num_crops``) and a
+    shifted batch indexes past its patches.  Read off the signature rather than the version
+    number, so a backport or a patched install is judged by what it does.
+    """
+    from transformers.models.molmo2.modeling_molmo2 import Molmo2Model
+
+    return "image_num_crops" in inspect.signature(Molmo2Model.get_image_features).parameters
+
+
 def concat_videos(examples: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Concatenate the video tensors of separately processed samples into one batch.
 
-    ``video_token_pooling`` indexes the *flattened* patches of every frame in the batch, so
-    each sample's indices are shifted by the number of patches before it (``-1`` padding
-    slots stay ``-1``).  Samples without a video contribute nothing.
+    Each sample's ``video_token_pooling`` indexes its own patches.  For a ``transformers`` whose
+    Molmo2 expects indices into the *flattened* patches of every frame in the batch
+    (:func:`model_offsets_video_pooling` false: up to 5.24) they are shifted by the number of
+    patches before the sample (``-1`` padding slots stay ``-1``); newer ones shift them
+    themselves.  Samples without a video contribute nothing.
     """
     with_video = [ex for ex in examples if "pixel_values_videos" in ex]
     if not with_video:
@@ -246,10 +266,11 @@ def concat_videos(examples: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, t
         raise ValueError(
             f"samples were processed at different frame sizes: patch shapes {sorted(patch_shapes)}"
         )
+    shift = not model_offsets_video_pooling()
     pooling, offset = [], 0
     for ex in with_video:
         idx = ex["video_token_pooling"]
-        pooling.append(torch.where(idx >= 0, idx + offset, idx))
+        pooling.append(torch.where(idx >= 0, idx + offset, idx) if shift else idx)
         offset += ex["pixel_values_videos"].shape[0] * ex["pixel_values_videos"].shape[1]
     return {
         "pixel_values_videos": torch.cat([ex["pixel_values_videos"] for ex in with_video]),
