@@ -230,3 +230,74 @@ def test_video_resolver_keeps_absolute_paths(tmp_path: Path) -> None:
     assert VideoResolver(root=tmp_path)("videos/a.mp4") == tmp_path / "videos" / "a.mp4"
     with pytest.raises(DataError, match="no dataset root"):
         VideoResolver()("videos/a.mp4")
+
+
+class RecordingEncoder:
+    """Stands in for :class:`ClipEncoder`: returns the questions it was asked to encode."""
+
+    def encode(self, record):
+        return [(qa.question, qa.answer) for qa in record.qas]
+
+
+def test_shuffle_options_redraws_mc_per_epoch_and_keeps_everything_else(train_dir: Path) -> None:
+    """``shuffle_options``: each epoch asks every MC question with its options in a new seeded order
+    (the evaluation's words, the same action behind the answer letter), binary questions unchanged;
+    the draw is a function of (seed, question, epoch), and it is the reinforcement trainer's draw."""
+    from videonet_datasets.finetune.options import redraw_record, with_mc_subdomains
+    from videonet_datasets.finetune.questions import questions_from_source, redraw_options
+
+    source = open_source(str(train_dir), "single_action", "train")
+    record = source.records[0]
+    (mc_index,) = [i for i, qa in enumerate(record.qas) if qa.options]
+    mc = record.qas[mc_index]
+    correct = mc.options[ord(mc.answer) - ord("A")]
+    plain = ClipDataset(source.records, RecordingEncoder())
+    shuffled = ClipDataset(source.records, RecordingEncoder(), shuffle_options=True, seed=5)
+    assert plain[(0, 3)].examples == plain[0].examples == [(qa.question, qa.answer) for qa in record.qas]
+    questions = set()
+    for epoch in range(8):
+        got = shuffled[(0, epoch)].examples
+        assert got == shuffled[(0, epoch)].examples  # the same draw on resume
+        for i, (qa, (text, answer)) in enumerate(zip(record.qas, got, strict=True)):
+            if i != mc_index:
+                assert (text, answer) == (qa.question, qa.answer)
+        text, answer = got[mc_index]
+        options = tuple(line[3:] for line in text.splitlines() if line[:3] in ("A. ", "B. ", "C. ", "D. "))
+        assert sorted(options) == sorted(mc.options) and options[ord(answer) - ord("A")] == correct
+        assert text == mc_prompt(mc.domain, list(options), None).plain_text()
+        questions.add(text)
+    assert len(questions) > 3
+    # The supervised and the reinforcement trainer draw the same order for the same question.
+    (question,) = [q for q in questions_from_source(source) if q.uid == f"{record.uid}#{mc_index}"]
+    sft = redraw_record(with_mc_subdomains(record), 5, 2).qas[mc_index]
+    grpo = redraw_options(question, 5, 2)
+    assert (sft.question, sft.answer, sft.options) == (grpo.text, grpo.answer, grpo.options)
+
+
+def test_shuffle_options_refuses_a_question_it_cannot_rebuild(train_dir: Path) -> None:
+    """An MC question that is not the prompt builder's (foreign wording) fails before training,
+    naming its row, instead of being asked in words the evaluation never uses."""
+    import dataclasses
+
+    source = open_source(str(train_dir), "single_action", "train")
+    record = source.records[2]
+    qas = tuple(
+        dataclasses.replace(qa, question="Which one is it?\n" + qa.question) if qa.options else qa for qa in record.qas
+    )
+    bad = [*source.records[:2], dataclasses.replace(record, qas=qas)]
+    with pytest.raises(DataError, match=r"row 2 \(clip_uid=clip002\) qa\[2\]: the MC question is not the prompt"):
+        ClipDataset(bad, RecordingEncoder(), shuffle_options=True)
+    assert ClipDataset(bad, RecordingEncoder())[2].examples[2][0].startswith("Which one is it?")
+
+
+def test_epoch_sampler_yields_the_epoch_of_each_position() -> None:
+    from videonet_datasets.finetune.loader import EpochStepSampler
+
+    n, batch = 5, 4
+    plain = iter(StepSampler(n, seed=3, global_batch=batch, per_device=batch))
+    with_epoch = iter(EpochStepSampler(n, seed=3, global_batch=batch, per_device=batch))
+    pairs = [next(with_epoch) for _ in range(12)]
+    assert [i for i, _ in pairs] == [next(plain) for _ in range(12)]
+    assert [e for _, e in pairs] == [p // n for p in range(12)]
+    resumed = iter(EpochStepSampler(n, seed=3, global_batch=batch, per_device=batch, start_step=2))
+    assert [next(resumed) for _ in range(4)] == pairs[8:12]

@@ -175,7 +175,9 @@ def test_packing_accumulation_and_checkpointing_do_not_change_the_update(world, 
 
 
 def test_resume_gives_the_same_result_as_an_uninterrupted_run(world, tmp_path: Path, monkeypatch) -> None:
-    flags = ("--max_steps", "6", "--save_steps", "2", "--save_total_limit", "2", "--lora_dropout", "0.0")
+    """Also with the MC options re-drawn per epoch (6 steps x 4 clips = 3 epochs of the 8 clips)."""
+    flags = ("--max_steps", "6", "--save_steps", "2", "--save_total_limit", "2", "--lora_dropout", "0.0",
+             "--shuffle_options", "true")  # fmt: skip
     straight = _run(world, tmp_path / "straight", *flags)
 
     _crash_after_step_2(world, tmp_path / "resumed", flags, monkeypatch, RuntimeError)
@@ -198,6 +200,9 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(world, tmp_path: P
     assert again.start_step == again.steps == 6 and again.history == []
     with pytest.raises(FileExistsError, match="already has 2 checkpoint"):
         _run(world, tmp_path / "resumed", *flags, "--resume_from_checkpoint", "none")
+    # Resuming with the other question order would train on other questions than the run began with.
+    with pytest.raises(ValueError, match="trained with shuffle_options True, this run has False"):
+        _run(world, tmp_path / "resumed", *flags, "--shuffle_options", "false")
 
 
 def test_lora_trains_the_adapters_and_the_connector_and_merges(world, tmp_path: Path) -> None:

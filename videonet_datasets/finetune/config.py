@@ -104,6 +104,12 @@ class FinetuneConfig:
     max_frames: int = _f(64, "At most this many frames; longer clips are sampled uniformly (paper: 64).")
     decode_threads: int = _f(1, "FFmpeg threads per clip decode (1 is fastest per core with loader workers).")
     packing: bool = _f(True, "Pack the QA pairs of a clip in one sequence (paper App. G.2).")
+    shuffle_options: bool = _f(
+        False,
+        "Re-draw the option order of every MC question per epoch, so the letter has to be read, not "
+        "recalled (not in the paper, whose QA pairs are fixed; needed when a small set is seen for many "
+        "epochs: docs/demo_experiments.md round 5).",
+    )
     dataloader_num_workers: int = _f(0, "Data-loader worker processes per training process.")
 
     # ------------------------------------------------------------------ optimisation

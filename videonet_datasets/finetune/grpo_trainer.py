@@ -34,7 +34,7 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +55,7 @@ from .data import DataError, DataSource, VideoResolver
 from .generation import SamplingSettings, TransformersGenerator, VLLMGenerator
 from .grpo import answer_weights, group_advantages, policy_loss, token_logprobs
 from .grpo_config import GRPOConfig
-from .loader import DECODE_ERRORS, MAX_SUBSTITUTES, StepSampler
+from .loader import DECODE_ERRORS, MAX_SUBSTITUTES, EpochStepSampler
 from .questions import DefinitionBook, Question, find_definitions, questions_from_source, redraw_options
 from .rewards import RewardSettings, score_rollout
 from .rollout import EncodedVideo, Rollout, sample_rollouts
@@ -94,12 +94,8 @@ class SampledQuestion:
     skipped: list[str] = field(default_factory=list)
 
 
-class QuestionSampler(StepSampler):
-    """:class:`~.loader.StepSampler` over questions, yielding ``(index, epoch)`` (the epoch re-draws
-    MC options); its "steps" are generation rounds."""
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
-        return ((self.index_at(p), p // self.n) for p in self.positions())
+class QuestionSampler(EpochStepSampler):
+    """:class:`~.loader.EpochStepSampler` over questions; its "steps" are generation rounds."""
 
 
 class QuestionDataset(Dataset):

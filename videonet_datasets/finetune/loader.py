@@ -33,6 +33,7 @@ from videonet_datasets.video import VideoDecodeError
 
 from .batches import ClipEncoder, Collator, EncodedClip
 from .data import ClipRecord, DataError, DataSource
+from .options import redraw_record, with_mc_subdomains
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ __all__ = [
     "DECODE_ERRORS",
     "MAX_SUBSTITUTES",
     "ClipDataset",
+    "EpochStepSampler",
     "StepSampler",
     "StreamingClipDataset",
     "make_train_loader",
@@ -58,21 +60,30 @@ def _init_worker(_: int) -> None:
 
 
 class ClipDataset(Dataset):
-    """Records in memory; item ``i`` is clip ``i`` decoded and encoded (or its substitute)."""
+    """Records in memory; item ``i`` (or ``(i, epoch)``) is clip ``i`` decoded and encoded (or its
+    substitute), with its MC options in ``epoch``'s order when ``shuffle_options`` is set."""
 
-    def __init__(self, records: list[ClipRecord], encoder: ClipEncoder) -> None:
+    def __init__(
+        self, records: list[ClipRecord], encoder: ClipEncoder, *, shuffle_options: bool = False, seed: int = 0
+    ) -> None:
         if not records:
             raise DataError("no clips to train on")
-        self.records = records
+        # Every MC question is checked to be rebuildable before the first step, not at its first draw.
+        self.records = [with_mc_subdomains(r) for r in records] if shuffle_options else records
         self.encoder = encoder
+        self.shuffle_options = shuffle_options
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> EncodedClip:
+    def __getitem__(self, item: int | tuple[int, int]) -> EncodedClip:
+        index, epoch = item if isinstance(item, tuple) else (item, 0)
         skipped: list[str] = []
         for attempt in range(MAX_SUBSTITUTES):
             record = self.records[(index + attempt) % len(self.records)]
+            if self.shuffle_options:
+                record = redraw_record(record, self.seed, epoch)
             try:
                 return EncodedClip(record.uid, self.encoder.encode(record), skipped)
             except DECODE_ERRORS as e:
@@ -138,6 +149,13 @@ class StepSampler(Sampler[int]):
         return (self.index_at(position) for position in self.positions())
 
 
+class EpochStepSampler(StepSampler):
+    """:class:`StepSampler` yielding ``(index, epoch)``: the epoch re-draws MC option orders."""
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        return ((self.index_at(p), p // self.n) for p in self.positions())
+
+
 class StreamingClipDataset(IterableDataset):
     """Streamed rows of one process, encoded; resumes from per-worker stream positions."""
 
@@ -151,11 +169,13 @@ class StreamingClipDataset(IterableDataset):
         rank: int = 0,
         world: int = 1,
         resume_positions: dict[int, tuple[int, int]] | None = None,
+        shuffle_options: bool = False,
     ) -> None:
         if source.stream is None:
             raise DataError(f"{source.description}: not a streamed source")
         self.source = source
         self.encoder = encoder
+        self.shuffle_options = shuffle_options
         self.seed = seed
         self.shuffle_buffer = shuffle_buffer
         self.rank = rank
@@ -184,6 +204,8 @@ class StreamingClipDataset(IterableDataset):
                 read += 1
                 if read <= skip:
                     continue
+                if self.shuffle_options:  # a streamed row is checked when it is read
+                    record = redraw_record(with_mc_subdomains(record), self.seed, epoch)
                 try:
                     examples = self.encoder.encode(record)
                 except DECODE_ERRORS as e:
@@ -217,8 +239,10 @@ def make_train_loader(
     shuffle_buffer: int = 2048,
     stream_positions: dict[int, tuple[int, int]] | None = None,
     pin_memory: bool = False,
+    shuffle_options: bool = False,
 ) -> DataLoader:
-    """The endless loader of one process: ``per_device`` clips per :class:`MicroBatch`."""
+    """The endless loader of one process: ``per_device`` clips per :class:`MicroBatch`
+    (``shuffle_options``: every MC question's options in a new seeded order each epoch)."""
     common: dict[str, Any] = dict(
         batch_size=per_device,
         collate_fn=collator,
@@ -229,13 +253,14 @@ def make_train_loader(
         prefetch_factor=2 if num_workers else None,
     )
     if source.records is not None:
-        sampler = StepSampler(
+        sampler = EpochStepSampler(
             len(source.records), seed=seed, global_batch=global_batch, per_device=per_device,
             rank=rank, world=world, start_step=start_step,
         )  # fmt: skip
-        return DataLoader(ClipDataset(source.records, encoder), sampler=sampler, **common)
+        clips = ClipDataset(source.records, encoder, shuffle_options=shuffle_options, seed=seed)
+        return DataLoader(clips, sampler=sampler, **common)
     dataset = StreamingClipDataset(
         source, encoder, seed=seed, shuffle_buffer=shuffle_buffer, rank=rank, world=world,
-        resume_positions=stream_positions,
+        resume_positions=stream_positions, shuffle_options=shuffle_options,
     )  # fmt: skip
     return DataLoader(dataset, **common)

@@ -21,10 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from videonet_datasets.fsutil import stable_rng
-from videonet_datasets.prompts import mc_prompt, mc_target
-
-from .data import ClipRecord, DataError, DataSource, QAPair
+from .data import ClipRecord, DataError, DataSource
+from .options import LETTERS, mc_subdomain, redraw_mc
 
 log = logging.getLogger(__name__)
 
@@ -141,47 +139,24 @@ def _question(
     definition = qa.definition
     if not definition and definitions is not None and qa.domain and qa.action:
         definition = definitions.lookup(qa.domain, qa.action)
-    if qa.options and (not qa.domain or qa.answer not in [chr(ord("A") + k) for k in range(len(qa.options))]):
-        raise DataError(
-            f"{record.where} qa[{i}]: an MC question needs its domain and a letter answer within its options"
-        )
-    subdomain = (
-        _mc_subdomain(qa, f"{record.where} qa[{i}]") if qa.options and shuffle_options else qa.subdomain
-    )
+    where = f"{record.where} qa[{i}]"
+    if qa.options and (not qa.domain or qa.answer not in LETTERS[: len(qa.options)]):
+        raise DataError(f"{where}: an MC question needs its domain and a letter answer within its options")
+    subdomain = mc_subdomain(qa, where) if qa.options and shuffle_options else qa.subdomain
     return Question(
         uid=f"{record.uid}#{i}", clip_uid=record.uid, video=record.video, kind=qa.kind, text=qa.question,
         answer=qa.answer, domain=qa.domain, action=qa.action, options=qa.options, definition=definition,
-        where=f"{record.where} qa[{i}]", subdomain=subdomain,
+        where=where, subdomain=subdomain,
     )  # fmt: skip
-
-
-def _mc_subdomain(qa: QAPair, where: str) -> str:
-    """The subdomain that makes the prompt builder write ``qa``'s MC question word for word.
-
-    Re-drawing the options rebuilds the question, which must stay the evaluation's wording. A
-    domain named by what its actions are ("Knots") is asked about without "actions"; training
-    rows do not carry the subdomain, so when the row's own does not reproduce the text, the
-    domain's singular is tried (the builder only checks that the domain is its plural)."""
-    for subdomain in dict.fromkeys((qa.subdomain, qa.domain[:-1] if qa.domain.endswith("s") else "")):
-        if mc_prompt(qa.domain, list(qa.options), subdomain or None).plain_text() == qa.question:
-            return subdomain
-    raise DataError(
-        f"{where}: the MC question is not the prompt builder's for its domain and options, so its options "
-        "cannot be re-drawn; set shuffle_options to false"
-    )
 
 
 def redraw_options(question: Question, seed: int, epoch: int) -> Question:
     """``question`` with its MC options in the seeded order of ``epoch`` (binary: unchanged).
 
-    The text is rebuilt by :func:`videonet_datasets.prompts.mc_prompt` and the answer by
-    :func:`~videonet_datasets.prompts.mc_target`, exactly as the training data and the benchmark
-    build them.
+    The same draw as the supervised trainer's (:mod:`.options`).
     """
     if not question.is_mc:
         return question
-    correct = question.options[ord(question.answer) - ord("A")]
-    order = stable_rng(seed, "grpo-options", question.uid, epoch).permutation(len(question.options))
-    options = tuple(question.options[int(k)] for k in order)
-    text = mc_prompt(question.domain, list(options), question.subdomain or None).plain_text()
-    return replace(question, text=text, options=options, answer=mc_target(list(options), correct))
+    text, options, answer = redraw_mc(question.uid, question.domain, question.options, question.answer,
+                                      question.subdomain, seed, epoch)  # fmt: skip
+    return replace(question, text=text, options=options, answer=answer)

@@ -310,7 +310,7 @@ class Trainer:
             per_device=config.per_device_batch_size, rank=run.accelerator.process_index, world=run.world,
             start_step=self.start_step, num_workers=config.dataloader_num_workers,
             shuffle_buffer=config.shuffle_buffer, stream_positions=self.stream_positions,
-            pin_memory=run.accelerator.device.type == "cuda",
+            pin_memory=run.accelerator.device.type == "cuda", shuffle_options=config.shuffle_options,
         )  # fmt: skip
 
     def log_window(self, output: StepOutput) -> dict[str, float]:
@@ -343,6 +343,7 @@ class Trainer:
             "skipped_clips": self.skipped_total,
             "global_batch_size": config.global_batch_size,
             "seed": config.seed,
+            "shuffle_options": config.shuffle_options,
         }
 
     def save_checkpoint(self) -> None:
@@ -537,6 +538,11 @@ def _check_resumable(state: dict[str, Any], config: FinetuneConfig, world: int, 
         raise ValueError(
             f"the checkpoint was trained with global_batch_size {state['global_batch_size']}, this run has "
             f"{config.global_batch_size}: the data position would not match"
+        )
+    if state.get("shuffle_options", config.shuffle_options) != config.shuffle_options:  # older: not recorded
+        raise ValueError(
+            f"the checkpoint was trained with shuffle_options {state['shuffle_options']}, this run "
+            f"has {config.shuffle_options}: its questions would not match"
         )
     if config.streaming and (state.get("world_size"), state.get("num_workers")) != (
         world,
