@@ -282,10 +282,13 @@ def test_shuffle_options_refuses_a_question_it_cannot_rebuild(train_dir: Path) -
     source = open_source(str(train_dir), "single_action", "train")
     record = source.records[2]
     qas = tuple(
-        dataclasses.replace(qa, question="Which one is it?\n" + qa.question) if qa.options else qa for qa in record.qas
+        dataclasses.replace(qa, question="Which one is it?\n" + qa.question) if qa.options else qa
+        for qa in record.qas
     )
     bad = [*source.records[:2], dataclasses.replace(record, qas=qas)]
-    with pytest.raises(DataError, match=r"row 2 \(clip_uid=clip002\) qa\[2\]: the MC question is not the prompt"):
+    with pytest.raises(
+        DataError, match=r"row 2 \(clip_uid=clip002\) qa\[2\]: the MC question is not the prompt"
+    ):
         ClipDataset(bad, RecordingEncoder(), shuffle_options=True)
     assert ClipDataset(bad, RecordingEncoder())[2].examples[2][0].startswith("Which one is it?")
 
