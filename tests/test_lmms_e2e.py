@@ -339,3 +339,57 @@ def test_frame_cache_decodes_each_clip_once_and_changes_no_answer(
     third, err3 = run("c", "--no-frame-cache")
     assert "frame cache:" not in err3
     assert first == second == third
+
+
+def test_models_answer_each_clips_questions_together_so_a_small_cache_decodes_each_clip_once(
+    world: Path, tmp_path: Path, capsys, monkeypatch
+):
+    """lmms-eval hands the model every task's requests, task after task; with a memory cache too
+    small for the run (here 16 of 40 clips; at full size 1 GB against ~10 GB of frames) that order
+    decodes a clip again in every task that uses it.  `order=locality` (the default) answers each
+    clip's questions together: each clip is decoded about once, and no result changes.  The
+    cache holds 16 clips, less than one domain's 20 (4 actions x 5 clips)."""
+    from videonet_datasets.cli import main
+    from videonet_datasets.video import sample_frames
+
+    tasks = [
+        "videonet_mc",
+        "videonet_binary_hard_0shot",
+        "videonet_binary_hard_2shot",
+        "videonet_binary_random_2shot",
+    ]
+    preset = "gpt5,max_frames=4"
+    one_clip = sample_frames(next((world / "videos").glob("*.mp4")), fps=1.0, max_frames=4).frames.nbytes
+    monkeypatch.setenv("VIDEONET_FRAME_CACHE_MEMORY_MB", str(16 * one_clip / 2**20))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("VIDEONET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("VIDEONET_FRAME_CACHE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    distinct = set()
+    for spec in TASKS:
+        if spec.name in tasks:
+            for row in read_rows(world, spec.config, spec.split):
+                distinct.update([*(row.get("example_videos") or []), row["video"]])
+
+    def run(order: str) -> tuple[dict, int, int]:
+        capsys.readouterr()
+        status = main(
+            [
+                "eval", "--data", str(world), "--preset", preset,
+                "--model", "videonet_scripted", "--model_args", f"default=yes,order={order}",
+                "--tasks", ",".join(tasks), "--output_path", str(tmp_path / order),
+            ]
+        )  # fmt: skip
+        err = capsys.readouterr().err
+        assert status == 0, err[-3000:]
+        results = json.loads(next((tmp_path / order).rglob("*_results.json")).read_text())
+        line = next(x for x in err.splitlines() if x.startswith("frame cache:"))
+        inputs, decoded = (int(w) for w in re.findall(r"(\d+) (?:clip inputs|decoded)", line))
+        return {t: task_metrics(results, t) for t in tasks}, inputs, decoded
+
+    given, inputs, decoded_given = run("given")
+    local, inputs_local, decoded_local = run("locality")
+    assert inputs == inputs_local > 2 * len(distinct)
+    assert decoded_given > 2 * len(distinct)  # each task decodes its clips again
+    assert decoded_local <= 1.1 * len(distinct)  # 42 of 40 here; lmms-eval's order decoded 110
+    assert local == given

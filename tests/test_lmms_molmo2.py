@@ -241,3 +241,46 @@ def test_prefetch_workers_change_no_answer(tiny: Path, task_manager, world: Path
     )
     assert ahead_count >= 4
     frame_cache_module.reset_default_cache()
+
+
+def test_locality_order_answers_each_clips_questions_together_and_changes_no_reply(
+    tiny: Path, task_manager, world: Path, monkeypatch
+):
+    """MC and the 0-shot task ask about the same clips; `order=locality` answers them together
+    (one decode per clip even when the cache cannot hold the run), and lmms-eval gets every
+    reply at its own request, exactly as in its own order."""
+    import videonet_datasets.frame_cache as frame_cache_module
+
+    monkeypatch.setenv("VIDEONET_DATA", str(world))
+    monkeypatch.delenv("VIDEONET_PRESET", raising=False)
+    monkeypatch.setenv(frame_cache_module.ENV_DIR, "off")
+    frame_cache_module.reset_default_cache()
+    tasks = ["videonet_mc", "videonet_binary_hard_0shot"]
+
+    def run(order: str) -> tuple[dict[str, list[str]], list[str]]:
+        from videonet_lmms_tasks.models.molmo2 import Molmo2
+
+        model = Molmo2(pretrained=str(tiny), max_new_tokens=4, prefetch_workers=0, order=order)
+        answered: list[str] = []
+        answer = model._answer
+
+        def spy(plan, prefetcher):
+            answered.extend(str(m[1][0]["content"][-1]["url"]) for m in plan)  # each question's clip
+            return answer(plan, prefetcher)
+
+        monkeypatch.setattr(model, "_answer", spy)
+        out = _evaluate(model, task_manager, tasks, limit=8, log_samples=True)
+        return {t: [s["filtered_resps"][0] for s in out["samples"][t]] for t in tasks}, answered
+
+    given, clips_given = run("given")
+    local, clips_local = run("locality")
+    assert local == given and all(len(v) == 8 for v in given.values())
+    assert sorted(clips_local) == sorted(clips_given)
+
+    def runs(clips: list[str]) -> int:  # stretches of consecutive questions on one clip
+        return sum(1 for i, c in enumerate(clips) if i == 0 or clips[i - 1] != c)
+
+    shared = len(clips_given) - len(set(clips_given))
+    assert shared > 0  # the two tasks share clips here
+    assert runs(clips_local) == len(set(clips_local)) < runs(clips_given)
+    frame_cache_module.reset_default_cache()

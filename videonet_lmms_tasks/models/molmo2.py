@@ -21,7 +21,10 @@ Model arguments: ``pretrained`` (a local directory or Hub id), ``device`` (defau
 available), ``dtype`` (default bfloat16 on GPU, float32 on CPU), ``batch_size`` (default 1),
 ``fps``, ``max_frames``, ``num_frames``, ``max_new_tokens`` (a cap on the task's value),
 ``attn_implementation``, ``prefetch_workers`` (processes decoding the next clips while the
-model answers; default 1, 0 = none) and ``prefetch_lookahead`` (clips decoded ahead, default 8).
+model answers; default 1, 0 = none), ``prefetch_lookahead`` (clips decoded ahead, default 8) and
+``order`` (``locality``, the default: each clip's questions answered together, see
+:mod:`videonet_datasets.feed_order`; ``given``: lmms-eval's order; replies come back in
+lmms-eval's order either way).
 With ``accelerate launch`` each process takes its share of the
 questions on its own GPU.
 """
@@ -37,9 +40,11 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
 
+from videonet_datasets.feed_order import ORDERS, answer_order, restore_order
 from videonet_datasets.frame_cache import FrameCache, cached_sample_frames, default_cache
 from videonet_datasets.molmo2.inputs import collate_examples, encode_prompt, processor_frame_size
 from videonet_datasets.prefetch import Prefetcher
+from videonet_lmms_tasks.tasks.videonet.utils import doc_clip_paths
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +80,13 @@ class Molmo2(lmms):
         attn_implementation: str | None = None,
         prefetch_workers: int | str | None = None,
         prefetch_lookahead: int | str | None = None,
+        order: str = "locality",
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        if order not in ORDERS:
+            raise ValueError(f"videonet_molmo2: order={order!r}; choose from {', '.join(ORDERS)}")
+        self.order = order
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         ignored = {k: v for k, v in kwargs.items() if v is not None and k not in ("max_batch_size",)}
@@ -226,18 +235,24 @@ class Molmo2(lmms):
     @torch.inference_mode()
     def generate_until(self, requests: list[Instance]) -> list[str]:
         plan = []
+        docs = []
         for request in requests:
             _ctx, doc_to_messages, gen_kwargs, doc_id, task, split = request.args
             doc = self.task_dict[task][split][doc_id]
             plan.append(
                 (request, doc_to_messages(doc), gen_kwargs or {}, task, doc.get("question_id", doc_id))
             )
+            docs.append(doc)
         self._check_single_visual(plan)
+        # answer each clip's questions together (MC and the 0-shot tasks share clips), so a clip
+        # is decoded once even when the frame cache cannot hold the whole run; lmms-eval's order back
+        order = answer_order([doc_clip_paths(doc) for doc in docs], self.order)
+        plan = [plan[i] for i in order]
 
         clips = [c for _req, messages, *_ in plan if (c := self._clip_input(messages)) is not None]
         cache = default_cache() or FrameCache(memory_bytes=0)  # --no-frame-cache: nothing kept
         with Prefetcher(cache, clips, self.prefetch_workers, self.prefetch_lookahead) as prefetcher:
-            replies = self._answer(plan, prefetcher)
+            replies = restore_order(order, self._answer(plan, prefetcher))
         if prefetcher.prefetched or prefetcher.retried:
             log.info(
                 "videonet_molmo2: %d clips decoded ahead by %d worker(s), %d decoded again after a worker failed",

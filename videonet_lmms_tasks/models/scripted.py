@@ -15,6 +15,10 @@ Model arguments (``--model_args``)::
                    question is an error listing every missing id, before any reply)
     log=PATH       JSON lines of what each request contained (appended)
     check_media=true|false   open every video (first frame decoded) and check every image
+    order=locality|given     build the requests' messages (decode their clips) in
+                   :func:`~videonet_datasets.feed_order.locality_order` (default; each clip's
+                   uses together, so the frame cache holds it once) or in lmms-eval's order;
+                   the replies and the log are in lmms-eval's order either way
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from lmms_eval.protocol import ChatMessages
 
+from videonet_datasets.feed_order import ORDERS, answer_order, restore_order
 from videonet_datasets.video import probe_video
+from videonet_lmms_tasks.tasks.videonet.utils import doc_clip_paths
 
 __all__ = ["ScriptedChat"]
 
@@ -50,9 +56,13 @@ class ScriptedChat(lmms):
         default: str | None = None,
         log: str | None = None,
         check_media: bool | str = True,
+        order: str = "locality",
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        if order not in ORDERS:
+            raise ValueError(f"videonet_scripted: order={order!r}; choose from {', '.join(ORDERS)}")
+        self.order = order
         if answers is None and default is None:
             raise ValueError(
                 "videonet_scripted needs answers=PATH (a JSON map question_id -> reply) or default=TEXT"
@@ -114,6 +124,9 @@ class ScriptedChat(lmms):
             return {"type": "image", "size": list(img.size)}
         raise ValueError(f"unexpected content item type {kind!r}")
 
+    def _order(self, docs: list[Any]) -> list[int]:
+        return answer_order([doc_clip_paths(doc) for doc in docs], self.order)
+
     # ------------------------------------------------------------------ lmms API
 
     def generate_until(self, requests: list[Instance]) -> list[str]:
@@ -130,9 +143,12 @@ class ScriptedChat(lmms):
         if missing:
             shown = ", ".join(missing[:10]) + (f" ... ({len(missing)} in all)" if len(missing) > 10 else "")
             raise KeyError(f"videonet_scripted: no reply scripted for {shown}; add them or pass default=TEXT")
+        # build the messages (decode the clips) in an order that keeps each clip's uses together,
+        # as a real backend would answer; replies and log lines go back in lmms-eval's order
+        order = self._order([doc for _dtm, _gen, doc, *_ in plan])
         replies = []
         log_lines = []
-        for doc_to_messages, gen_kwargs, doc, task, qid, reply in plan:
+        for doc_to_messages, gen_kwargs, doc, task, qid, reply in (plan[i] for i in order):
             messages = doc_to_messages(doc)
             ChatMessages(messages=messages)  # the lmms-eval chat protocol every backend parses
             if self.log_path is not None:
@@ -158,10 +174,11 @@ class ScriptedChat(lmms):
                         self._describe(c)
             replies.append(reply)
             self.requests_seen += 1
+        replies = restore_order(order, replies)
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.log_path, "a", encoding="utf-8") as f:
-                for line in log_lines:
+                for line in restore_order(order, log_lines):
                     f.write(json.dumps(line, ensure_ascii=False) + "\n")
         return replies
 

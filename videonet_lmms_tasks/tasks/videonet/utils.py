@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "build_prompt",
+    "doc_clip_paths",
     "doc_to_messages",
     "doc_to_target",
     "doc_to_text",
@@ -230,6 +231,15 @@ def build_prompt(doc: Mapping[str, Any]) -> prompts.Prompt:
         variant=variant,
         definition=definition,
     )
+
+
+def doc_clip_paths(doc: Mapping[str, Any]) -> list[str]:
+    """The clips a document's request decodes, in prompt order (in-context examples, then the
+    test clip); ``[]`` for a document of another task.  The project's models read it to answer
+    in :func:`videonet_datasets.feed_order.locality_order` without building any messages."""
+    if "video_path" not in doc:
+        return []
+    return [*(doc.get("example_video_paths") or []), doc["video_path"]]
 
 
 def _paths(doc: Mapping[str, Any]) -> tuple[str, list[str]]:
