@@ -103,6 +103,16 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+def _hashable(value: Any) -> Any:
+    """``value`` (normalised settings) as a hashable tuple; TypeError when it cannot be."""
+    if isinstance(value, dict):
+        return tuple((k, _hashable(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    hash(value)
+    return value
+
+
 def _nbytes(frames: Frames) -> int:
     return sum(v.nbytes for v in vars(frames).values() if isinstance(v, np.ndarray))
 
@@ -137,9 +147,11 @@ class FrameCache:
         self._memory_used = 0
         self._lock = threading.Lock()
         self._disk_used: int | None = None  # scanned lazily; re-scanned when over the cap
-        # path as given -> (device, inode, resolved path): ``realpath`` walks every component with
-        # lstat, the largest share of a hit's cost; a path whose file (inode) changed resolves again.
-        self._resolved: dict[str, tuple[int, int, str]] = {}
+        # (path as given, settings) -> (device, inode, size, mtime ns, key): a hit would otherwise
+        # resolve the path (``realpath`` lstats every component) and hash the settings every time -
+        # a run asks for each clip ~17 times.  One ``stat`` per request still checks the file: a
+        # clip that was replaced, edited or touched has another identity and gets a new key.
+        self._keys: dict[tuple[str, Any], tuple[int, int, int, int, str]] = {}
         if self.disk_dir is not None:
             self.disk_dir.mkdir(parents=True, exist_ok=True)
 
@@ -147,24 +159,28 @@ class FrameCache:
 
     def key(self, path: PathLike, **kwargs: Any) -> str:
         """The entry key of ``sample_frames(path, **kwargs)`` for the file as it is now."""
-        resolved, size, mtime = self._file_identity(path)
-        settings = {k: _normalise(v) for k, v in sorted(kwargs.items()) if k != "threads"}
-        blob = json.dumps(
-            [FORMAT, __version__, SAMPLER_VERSION, resolved, size, mtime, settings], sort_keys=True
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()
-
-    def _file_identity(self, path: PathLike) -> tuple[str, int, int]:
-        """(resolved path, size, modification time in ns) of the file ``path`` names now."""
         given = os.fspath(path)
         st = os.stat(given)  # FileNotFoundError for a missing clip, as the sampler raises
-        memo = self._resolved.get(given)
-        if memo is None or memo[0] != st.st_dev or memo[1] != st.st_ino:
-            if len(self._resolved) > 200_000:
-                self._resolved.clear()
-            memo = (st.st_dev, st.st_ino, os.path.realpath(given))
-            self._resolved[given] = memo
-        return memo[2], st.st_size, st.st_mtime_ns
+        settings = {k: _normalise(v) for k, v in sorted(kwargs.items()) if k != "threads"}
+        try:
+            memo_key: tuple[str, Any] | None = (given, _hashable(settings))
+            memo = self._keys.get(memo_key)  # type: ignore[arg-type]
+        except TypeError:  # a setting that cannot be hashed: no memo, the key is computed
+            memo_key = memo = None
+        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if memo is not None and memo[:4] == identity:
+            return memo[4]
+        resolved = os.path.realpath(given)
+        blob = json.dumps(
+            [FORMAT, __version__, SAMPLER_VERSION, resolved, st.st_size, st.st_mtime_ns, settings],
+            sort_keys=True,
+        )
+        key = hashlib.sha256(blob.encode()).hexdigest()
+        if memo_key is not None:
+            if len(self._keys) > 200_000:
+                self._keys.clear()
+            self._keys[memo_key] = (*identity, key)
+        return key
 
     def sample_frames(self, path: PathLike, **kwargs: Any) -> Frames:
         """``video.sample_frames(path, **kwargs)``, decoded at most once per cache."""
