@@ -240,11 +240,29 @@ def _paths(doc: Mapping[str, Any]) -> tuple[str, list[str]]:
 
 #: PIL images of recently sent clips (id of the cached frame array -> (array, images, bytes)),
 #: bounded in bytes: making a PIL image from an array costs ~6x a copy of one, and the suite
-#: sends each clip ~17 times.  Requests get copies, so no model can alter what the next one gets.
+#: sends each clip ~17 times.  Requests get read-only views of them (:func:`_shared_view`), so
+#: no model can alter what the next one gets.
 _PIL_CACHE: OrderedDict[int, tuple[Any, list[Any], int]] = OrderedDict()
 _PIL_CACHE_BYTES = 256 * 2**20
 _pil_cache_used = 0
 _PIL_LOCK = threading.Lock()
+
+
+def _shared_view(image: Any) -> Any:
+    """A new PIL image object over ``image``'s pixels, marked read-only: copy-on-write.
+
+    Pillow's own contract for images that share memory (``Image.frombuffer``): every method
+    that writes pixels in place (``paste``, ``putpixel``, ``putdata``, ``putalpha``,
+    ``ImageDraw``) copies them first (``Image._ensure_mutable``), a write through
+    ``load()``'s pixel access raises, and the rest (``thumbnail``, ``convert``, ``resize``)
+    replace the view's own pixels or return new images.  So a model can do with the view
+    whatever it could do with a copy, and the next request still gets the frames as decoded
+    (``tests/test_lmms_tasks.py`` checks each of these against the installed Pillow); it costs
+    a third of ``Image.copy()`` at 32 px and a twentieth at 224 px (no pixel copy).
+    """
+    view = image._new(image.im)
+    view.readonly = 1
+    return view
 
 
 def _images(path: str, **kwargs: Any) -> list[Any]:
@@ -262,7 +280,7 @@ def _images(path: str, **kwargs: Any) -> list[Any]:
         else:
             images = None
     if images is not None:
-        return [img.copy() for img in images]
+        return [_shared_view(img) for img in images]
     images = [Image.fromarray(frame) for frame in array]
     if array.flags.writeable:  # not a cached array (cache off): nothing to reuse
         return images
@@ -275,7 +293,7 @@ def _images(path: str, **kwargs: Any) -> list[Any]:
             while _pil_cache_used > _PIL_CACHE_BYTES:
                 _, (_, _, dropped) = _PIL_CACHE.popitem(last=False)
                 _pil_cache_used -= dropped
-    return [img.copy() for img in images]
+    return [_shared_view(img) for img in images]
 
 
 def _visual_items(path: str, doc: Mapping[str, Any], sampling: Sampling) -> list[dict[str, Any]]:
