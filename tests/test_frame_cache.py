@@ -75,6 +75,9 @@ def test_a_remembered_key_still_follows_the_file(clip: Path, tmp_path: Path):
     first = cache.key(clip, **settings)
     assert cache.key(clip, **settings) == first == FrameCache().key(clip, **settings)
     assert cache.key(clip, **{**settings, "size": [8, 12]}) == first  # a list is the same setting
+    # equal values of other types are remembered apart: the key is the one a fresh cache computes
+    for fps in (4, 4.0, True):
+        assert cache.key(clip, fps=fps) == FrameCache().key(clip, fps=fps)
     # touched (same inode, same bytes, another mtime)
     st = os.stat(clip)
     os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))

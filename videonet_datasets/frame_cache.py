@@ -103,14 +103,11 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-def _hashable(value: Any) -> Any:
-    """``value`` (normalised settings) as a hashable tuple; TypeError when it cannot be."""
-    if isinstance(value, dict):
-        return tuple((k, _hashable(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    hash(value)
-    return value
+def _token(value: Any) -> Any:
+    """``value`` with its type, for an exact memo key (``True == 1 == 1.0`` in a dict)."""
+    if isinstance(value, tuple):
+        return tuple(_token(v) for v in value)
+    return (value.__class__, value)
 
 
 def _nbytes(frames: Frames) -> int:
@@ -151,7 +148,7 @@ class FrameCache:
         # resolve the path (``realpath`` lstats every component) and hash the settings every time -
         # a run asks for each clip ~17 times.  One ``stat`` per request still checks the file: a
         # clip that was replaced, edited or touched has another identity and gets a new key.
-        self._keys: dict[tuple[str, Any], tuple[int, int, int, int, str]] = {}
+        self._keys: dict[tuple[Any, ...], tuple[int, int, int, int, str]] = {}
         if self.disk_dir is not None:
             self.disk_dir.mkdir(parents=True, exist_ok=True)
 
@@ -161,15 +158,17 @@ class FrameCache:
         """The entry key of ``sample_frames(path, **kwargs)`` for the file as it is now."""
         given = os.fspath(path)
         st = os.stat(given)  # FileNotFoundError for a missing clip, as the sampler raises
-        settings = {k: _normalise(v) for k, v in sorted(kwargs.items()) if k != "threads"}
-        try:
-            memo_key: tuple[str, Any] | None = (given, _hashable(settings))
-            memo = self._keys.get(memo_key)  # type: ignore[arg-type]
-        except TypeError:  # a setting that cannot be hashed: no memo, the key is computed
-            memo_key = memo = None
         identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        # the settings as passed, with their types (1 and 1.0 are equal but hashed apart below);
+        # only a memo key: another order or spelling of the same settings is another memo entry
+        memo_key: tuple[Any, ...] | None = (given, *[(k, _token(v)) for k, v in kwargs.items()])
+        try:
+            memo = self._keys.get(memo_key)  # type: ignore[arg-type]
+        except TypeError:  # a setting that cannot be hashed (a list): no memo, the key is computed
+            memo_key = memo = None
         if memo is not None and memo[:4] == identity:
             return memo[4]
+        settings = {k: _normalise(v) for k, v in sorted(kwargs.items()) if k != "threads"}
         resolved = os.path.realpath(given)
         blob = json.dumps(
             [FORMAT, __version__, SAMPLER_VERSION, resolved, st.st_size, st.st_mtime_ns, settings],
@@ -365,6 +364,9 @@ def default_cache() -> FrameCache | None:
     global _DEFAULT
     if os.environ.get(ENV_DIR, "").strip().lower() in OFF_VALUES:
         return None
+    cache = _DEFAULT
+    if cache is not None:  # every clip input asks: no lock once the cache exists
+        return cache
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
             disk = os.environ.get(ENV_DIR, "").strip() or None
