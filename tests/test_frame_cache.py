@@ -67,6 +67,41 @@ def test_settings_and_file_identity_are_part_of_the_key(clip: Path, tmp_path: Pa
     assert cache.stats.misses == len(SETTINGS) + 1
 
 
+def test_a_remembered_key_still_follows_the_file(clip: Path, tmp_path: Path):
+    """The cache remembers each (path, settings) key with the file's identity, so a hit does not
+    re-resolve and re-hash: every change a fresh key would see must still give a new key."""
+    cache = FrameCache()
+    settings = {"fps": 4.0, "max_frames": 8, "size": (8, 12)}
+    first = cache.key(clip, **settings)
+    assert cache.key(clip, **settings) == first == FrameCache().key(clip, **settings)
+    assert cache.key(clip, **{**settings, "size": [8, 12]}) == first  # a list is the same setting
+    # equal values of other types are remembered apart: the key is the one a fresh cache computes
+    for fps in (4, 4.0, True):
+        assert cache.key(clip, fps=fps) == FrameCache().key(clip, fps=fps)
+    # touched (same inode, same bytes, another mtime)
+    st = os.stat(clip)
+    os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    touched = cache.key(clip, **settings)
+    assert touched != first and touched == FrameCache().key(clip, **settings)
+    # replaced by another file with the same size and mtime (a new inode)
+    other = tmp_path / "other.mp4"
+    other.write_bytes(clip.read_bytes())
+    st = os.stat(clip)
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(other, clip)
+    assert cache.key(clip, **settings) == FrameCache().key(clip, **settings)
+    # a symlink re-pointed at another clip
+    second = make_video(tmp_path / "second.mp4", seconds=1.0, fps=10.0, size=(24, 32), seed=5)
+    link = tmp_path / "link.mp4"
+    link.symlink_to(clip)
+    via_clip = cache.key(link, **settings)
+    link.unlink()
+    link.symlink_to(second)
+    assert cache.key(link, **settings) != via_clip
+    assert cache.key(link, **settings) == FrameCache().key(second, **settings)
+    _same(cache.sample_frames(link, **settings), sample_frames(link, **settings))
+
+
 def test_entries_of_another_sampler_version_are_decoded_again(
     clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

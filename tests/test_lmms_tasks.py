@@ -276,6 +276,45 @@ def test_frames_preset_caps_long_clips(task_manager, use_world: Path, monkeypatc
     assert [c["type"] for c in content] == ["text"] + ["image"] * 4  # 1 s at 20 fps > 4: 4 uniform
 
 
+def test_a_model_that_alters_its_frames_cannot_alter_the_next_requests(
+    task_manager, use_world: Path, monkeypatch
+):
+    """The tasks hand every request read-only views of the PIL images they keep for a clip
+    (no pixel copy): whatever a model does to them in place, the next request - and the next
+    task showing the clip - gets the frames as decoded, bit for bit."""
+    from PIL import ImageDraw
+
+    from videonet_datasets import frame_cache
+
+    monkeypatch.delenv(frame_cache.ENV_DIR, raising=False)
+    monkeypatch.setenv(ENV_PRESET, "gpt5,fps=8")  # several frames of a 1 s clip
+    frame_cache.reset_default_cache()
+    try:
+        task = _load(task_manager, "videonet_mc", "videonet_scripted", chat=True)
+        doc = task.test_docs()[0]
+        want = sample_frames(doc["video_path"], fps=8.0, max_frames=56).frames
+
+        def images():
+            return [c["url"] for c in task.doc_to_messages(doc)[0]["content"] if c["type"] == "image"]
+
+        first = images()
+        assert len(first) == len(want) >= 4
+        assert all(i.mode == "RGB" and i.size == (want.shape[2], want.shape[1]) for i in first)
+        first[0].paste((255, 0, 0), (0, 0, 4, 4))
+        first[1].putpixel((0, 0), (1, 2, 3))
+        ImageDraw.Draw(first[2]).rectangle((0, 0, 6, 6), fill=(9, 9, 9))
+        first[3].thumbnail((4, 4))
+        with pytest.raises(ValueError, match="readonly"):  # Pillow's pixel access of a shared image
+            images()[0].load()[1, 1] = (0, 0, 0)
+        assert first[0].getpixel((0, 0)) == (255, 0, 0) and first[1].getpixel((0, 0)) == (1, 2, 3)
+        assert first[3].size[0] <= 4
+        again = images()
+        assert np.array_equal(np.stack([np.asarray(i) for i in again]), want)
+        assert not any(a is b for a, b in zip(first, again))
+    finally:
+        frame_cache.reset_default_cache()
+
+
 def test_loading_a_task_warms_its_clips_when_asked(task_manager, use_world: Path, monkeypatch):
     import multiprocessing
 

@@ -103,6 +103,13 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+def _token(value: Any) -> Any:
+    """``value`` with its type, for an exact memo key (``True == 1 == 1.0`` in a dict)."""
+    if isinstance(value, tuple):
+        return tuple(_token(v) for v in value)
+    return (value.__class__, value)
+
+
 def _nbytes(frames: Frames) -> int:
     return sum(v.nbytes for v in vars(frames).values() if isinstance(v, np.ndarray))
 
@@ -137,9 +144,11 @@ class FrameCache:
         self._memory_used = 0
         self._lock = threading.Lock()
         self._disk_used: int | None = None  # scanned lazily; re-scanned when over the cap
-        # path as given -> (device, inode, resolved path): ``realpath`` walks every component with
-        # lstat, the largest share of a hit's cost; a path whose file (inode) changed resolves again.
-        self._resolved: dict[str, tuple[int, int, str]] = {}
+        # (path as given, settings) -> (device, inode, size, mtime ns, key): a hit would otherwise
+        # resolve the path (``realpath`` lstats every component) and hash the settings every time -
+        # a run asks for each clip ~17 times.  One ``stat`` per request still checks the file: a
+        # clip that was replaced, edited or touched has another identity and gets a new key.
+        self._keys: dict[tuple[Any, ...], tuple[int, int, int, int, str]] = {}
         if self.disk_dir is not None:
             self.disk_dir.mkdir(parents=True, exist_ok=True)
 
@@ -147,24 +156,30 @@ class FrameCache:
 
     def key(self, path: PathLike, **kwargs: Any) -> str:
         """The entry key of ``sample_frames(path, **kwargs)`` for the file as it is now."""
-        resolved, size, mtime = self._file_identity(path)
-        settings = {k: _normalise(v) for k, v in sorted(kwargs.items()) if k != "threads"}
-        blob = json.dumps(
-            [FORMAT, __version__, SAMPLER_VERSION, resolved, size, mtime, settings], sort_keys=True
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()
-
-    def _file_identity(self, path: PathLike) -> tuple[str, int, int]:
-        """(resolved path, size, modification time in ns) of the file ``path`` names now."""
         given = os.fspath(path)
         st = os.stat(given)  # FileNotFoundError for a missing clip, as the sampler raises
-        memo = self._resolved.get(given)
-        if memo is None or memo[0] != st.st_dev or memo[1] != st.st_ino:
-            if len(self._resolved) > 200_000:
-                self._resolved.clear()
-            memo = (st.st_dev, st.st_ino, os.path.realpath(given))
-            self._resolved[given] = memo
-        return memo[2], st.st_size, st.st_mtime_ns
+        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        # the settings as passed, with their types (1 and 1.0 are equal but hashed apart below);
+        # only a memo key: another order or spelling of the same settings is another memo entry
+        memo_key: tuple[Any, ...] | None = (given, *[(k, _token(v)) for k, v in kwargs.items()])
+        try:
+            memo = self._keys.get(memo_key)  # type: ignore[arg-type]
+        except TypeError:  # a setting that cannot be hashed (a list): no memo, the key is computed
+            memo_key = memo = None
+        if memo is not None and memo[:4] == identity:
+            return memo[4]
+        settings = {k: _normalise(v) for k, v in sorted(kwargs.items()) if k != "threads"}
+        resolved = os.path.realpath(given)
+        blob = json.dumps(
+            [FORMAT, __version__, SAMPLER_VERSION, resolved, st.st_size, st.st_mtime_ns, settings],
+            sort_keys=True,
+        )
+        key = hashlib.sha256(blob.encode()).hexdigest()
+        if memo_key is not None:
+            if len(self._keys) > 200_000:
+                self._keys.clear()
+            self._keys[memo_key] = (*identity, key)
+        return key
 
     def sample_frames(self, path: PathLike, **kwargs: Any) -> Frames:
         """``video.sample_frames(path, **kwargs)``, decoded at most once per cache."""
@@ -349,6 +364,9 @@ def default_cache() -> FrameCache | None:
     global _DEFAULT
     if os.environ.get(ENV_DIR, "").strip().lower() in OFF_VALUES:
         return None
+    cache = _DEFAULT
+    if cache is not None:  # every clip input asks: no lock once the cache exists
+        return cache
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
             disk = os.environ.get(ENV_DIR, "").strip() or None

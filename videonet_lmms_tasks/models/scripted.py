@@ -31,6 +31,7 @@ from typing import Any
 from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from lmms_eval.protocol import ChatMessages
+from PIL import Image
 
 from videonet_datasets.feed_order import ORDERS, answer_order, restore_order
 from videonet_datasets.video import probe_video
@@ -107,22 +108,30 @@ class ScriptedChat(lmms):
         with self._lock:
             self._checked.add(path)
 
-    def _describe(self, item: dict[str, Any]) -> dict[str, Any]:
+    def _check(self, item: dict[str, Any]) -> None:
+        """Raise unless ``item`` is a text, a decodable video path or a PIL image."""
         kind = item.get("type")
         if kind == "text":
-            return {"type": "text", "text": item["text"]}
+            return
         if kind == "video":
             if self.check_media:
                 self._check_video(item.get("url"))
-            return {k: v for k, v in item.items() if k != "url"} | {"url": str(item.get("url"))}
+            return
         if kind == "image":
-            from PIL import Image
-
             img = item.get("url")
             if not isinstance(img, Image.Image):
                 raise TypeError(f"image item must carry a PIL image, got {type(img).__name__}")
-            return {"type": "image", "size": list(img.size)}
+            return
         raise ValueError(f"unexpected content item type {kind!r}")
+
+    def _describe(self, item: dict[str, Any]) -> dict[str, Any]:
+        self._check(item)
+        kind = item["type"]
+        if kind == "text":
+            return {"type": "text", "text": item["text"]}
+        if kind == "video":
+            return {k: v for k, v in item.items() if k != "url"} | {"url": str(item.get("url"))}
+        return {"type": "image", "size": list(item["url"].size)}
 
     def _order(self, docs: list[Any]) -> list[int]:
         return answer_order([doc_clip_paths(doc) for doc in docs], self.order)
@@ -171,7 +180,7 @@ class ScriptedChat(lmms):
             elif self.check_media:
                 for m in messages:
                     for c in m["content"]:
-                        self._describe(c)
+                        self._check(c)
             replies.append(reply)
             self.requests_seen += 1
         replies = restore_order(order, replies)

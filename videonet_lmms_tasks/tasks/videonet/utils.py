@@ -35,6 +35,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from PIL import Image
+
 from videonet_datasets import prefetch, prompts
 from videonet_datasets.benchmark.schema import ALL_CONFIGS
 from videonet_lmms_tasks import metrics, source
@@ -248,19 +250,46 @@ def _paths(doc: Mapping[str, Any]) -> tuple[str, list[str]]:
     return doc["video_path"], list(doc.get("example_video_paths") or [])
 
 
-#: PIL images of recently sent clips (id of the cached frame array -> (array, images, bytes)),
-#: bounded in bytes: making a PIL image from an array costs ~6x a copy of one, and the suite
-#: sends each clip ~17 times.  Requests get copies, so no model can alter what the next one gets.
+#: PIL images of recently sent clips (id of the cached frame array -> (array, the images' view
+#: states, bytes)), bounded in bytes: making a PIL image from an array costs ~6x a copy of one,
+#: and the suite sends each clip ~17 times.  Requests get read-only views of them
+#: (:func:`_shared_view`), so no model can alter what the next one gets.
 _PIL_CACHE: OrderedDict[int, tuple[Any, list[Any], int]] = OrderedDict()
 _PIL_CACHE_BYTES = 256 * 2**20
 _pil_cache_used = 0
 _PIL_LOCK = threading.Lock()
 
 
+def _view_state(image: Any) -> dict[str, Any]:
+    """The attributes of a read-only view of ``image`` (a plain RGB ``Image.Image`` made by
+    ``Image.fromarray``): its own, sharing its pixel core, with ``readonly`` set."""
+    view = image._new(image.im)
+    view.readonly = 1
+    return dict(vars(view))
+
+
+def _shared_view(state: dict[str, Any]) -> Any:
+    """A new PIL image object over a kept image's pixels, marked read-only: copy-on-write.
+
+    Pillow's own contract for images that share memory (``Image.frombuffer``): every method
+    that writes pixels in place (``paste``, ``putpixel``, ``putdata``, ``putalpha``,
+    ``ImageDraw``) copies them first (``Image._ensure_mutable``), a write through
+    ``load()``'s pixel access raises, and the rest (``thumbnail``, ``convert``, ``resize``)
+    replace the view's own pixels or return new images.  So a model can do with the view
+    whatever it could do with a copy, and the next request still gets the frames as decoded
+    (``tests/test_lmms_tasks.py`` checks each of these against the installed Pillow).  Built
+    from the kept state (:func:`_view_state`; ``info`` is the one mutable attribute of an RGB
+    image, so each view gets its own): no pixel copy, ~5x cheaper than ``Image.copy()`` at
+    32 px, ~15x at 224 px.
+    """
+    view = Image.Image.__new__(Image.Image)
+    view.__dict__.update(state)
+    view.info = {}
+    return view
+
+
 def _images(path: str, **kwargs: Any) -> list[Any]:
     global _pil_cache_used
-    from PIL import Image
-
     # each clip is decoded once per run: k-shot examples and the 9 tasks repeat clips
     frames = prefetch.warm_frames(path, **kwargs)
     array = frames.frames
@@ -272,10 +301,11 @@ def _images(path: str, **kwargs: Any) -> list[Any]:
         else:
             images = None
     if images is not None:
-        return [img.copy() for img in images]
-    images = [Image.fromarray(frame) for frame in array]
+        return [_shared_view(state) for state in images]
+    made = [Image.fromarray(frame) for frame in array]
     if array.flags.writeable:  # not a cached array (cache off): nothing to reuse
-        return images
+        return made
+    images = [_view_state(img) for img in made]
     size = 4 * array[..., 0].size  # PIL keeps RGB in 4 bytes per pixel
     if size <= _PIL_CACHE_BYTES:
         with _PIL_LOCK:
@@ -285,7 +315,7 @@ def _images(path: str, **kwargs: Any) -> list[Any]:
             while _pil_cache_used > _PIL_CACHE_BYTES:
                 _, (_, _, dropped) = _PIL_CACHE.popitem(last=False)
                 _pil_cache_used -= dropped
-    return [img.copy() for img in images]
+    return [_shared_view(state) for state in images]
 
 
 def _visual_items(path: str, doc: Mapping[str, Any], sampling: Sampling) -> list[dict[str, Any]]:
