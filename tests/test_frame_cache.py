@@ -135,10 +135,19 @@ def test_memory_budget_is_bounded_in_bytes(clip: Path):
     cache.sample_frames(clip, num_frames=4, size=20)
     cache.sample_frames(clip, num_frames=4)  # evicted by the second: decoded again
     assert cache.stats.misses == 3 and cache.stats.memory_hits == 0
+    # the run's summary says so, and what to do about it
+    assert cache.stats.decoded_again == 1
+    assert "; 1 of the decodes were clips evicted from memory before their next use (--frame-cache DIR" in (
+        cache.stats.summary()
+    )
     none = FrameCache(memory_bytes=0)
     none.sample_frames(clip, num_frames=4)
     none.sample_frames(clip, num_frames=4)
-    assert none.stats.misses == 2
+    assert none.stats.misses == 2 and none.stats.decoded_again == 1
+    roomy = FrameCache(memory_bytes=one * 4)
+    roomy.sample_frames(clip, num_frames=4)
+    roomy.sample_frames(clip, num_frames=4)
+    assert roomy.stats.decoded_again == 0 and "evicted" not in roomy.stats.summary()
 
 
 def test_disk_cap_evicts_least_recently_used(clip: Path, tmp_path: Path):
