@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import pytest
 
+from research.feed_order import decodes as lru_decodes
 from videonet_datasets.feed_order import ORDERS, answer_order, locality_order, restore_order
 
 
@@ -40,18 +39,7 @@ def videonet_shaped(actions: int = 24, domains: int = 3) -> list[list[str]]:
 
 def decodes(requests: list[list[str]], order: list[int], capacity: int) -> int:
     """Clips decoded by an LRU cache holding ``capacity`` clips, fed in ``order``."""
-    lru: OrderedDict[str, None] = OrderedDict()
-    n = 0
-    for i in order:
-        for clip in requests[i]:
-            if clip in lru:
-                lru.move_to_end(clip)
-                continue
-            n += 1
-            lru[clip] = None
-            if len(lru) > capacity:
-                lru.popitem(last=False)
-    return n
+    return lru_decodes(requests, order, capacity, dict.fromkeys((c for r in requests for c in r), 1))
 
 
 def test_a_small_cache_decodes_each_clip_once_in_locality_order_not_in_lmms_evals():
