@@ -191,8 +191,10 @@ def feed_suite(data: Path, preset: str, sample: int, work: Path) -> dict[str, An
 
     from videonet_datasets import frame_cache
     from videonet_datasets.cli import main as videonet_main
+    from videonet_datasets.feed_order import locality_order
     from videonet_datasets.video import sample_frames
     from videonet_lmms_tasks.presets import resolve_sampling
+    from videonet_lmms_tasks.tasks.videonet.utils import doc_clip_paths
 
     recorder = _Recorder()
     restore = recorder.install()
@@ -253,7 +255,10 @@ def feed_suite(data: Path, preset: str, sample: int, work: Path) -> dict[str, An
         for path in distinct:
             frame_cache.cached_sample_frames(path, **kwargs)
         replay_messages = replay_protocol = 0.0
-        for doc_to_messages, doc in requests:  # one request alive at a time, as in the run
+        # in (b)'s order (the kept PIL images of a clip serve its next requests), one request alive
+        # at a time, as in the run
+        order = locality_order([doc_clip_paths(doc) for _, doc in requests])
+        for doc_to_messages, doc in (requests[i] for i in order):
             t0 = time.perf_counter()
             messages = doc_to_messages(doc)
             t1 = time.perf_counter()
