@@ -243,3 +243,22 @@ def test_unset_video_normalisation_is_filled_in(tiny, clip, caplog) -> None:
     assert "unset" in caplog.text
     forgetful.video_processor.do_normalize = False  # explicit choices are respected
     assert "do_normalize" not in video_normalisation_kwargs(forgetful)
+
+
+def test_the_processor_leaves_cached_frames_as_decoded(tiny, clip) -> None:
+    """The frame cache hands out read-only arrays shared by every request of a run; torch turns
+    them into tensors without a copy (its "not writable" warning) and numpy's flag cannot stop a
+    write through the tensor.  If the installed transformers ever edits video tensors in place,
+    this fails instead of the next request silently getting altered frames."""
+    from videonet_datasets.frame_cache import FrameCache
+
+    _, processor = tiny
+    cache = FrameCache(memory_bytes=2**26)
+    frames = sample_clip(clip, processor)
+    cached = cache.sample_frames(clip, fps=4.0, max_frames=64, size=frames.frames.shape[1:3])
+    assert not cached.frames.flags.writeable
+    before = cached.frames.copy()
+    encode_prompt(processor, QUESTION, cached)
+    np.testing.assert_array_equal(cached.frames, before)
+    again = cache.sample_frames(clip, fps=4.0, max_frames=64, size=frames.frames.shape[1:3])
+    assert again.frames is cached.frames and cache.stats.memory_hits == 1
